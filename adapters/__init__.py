@@ -1,0 +1,1 @@
+"""The side effects: email providers, user admin, resource toggles, storage and core tables."""

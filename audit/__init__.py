@@ -1,0 +1,1 @@
+"""The audit trail: schema, store, query and export."""

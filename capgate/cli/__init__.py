@@ -1,0 +1,1 @@
+"""The ``capgate`` command line: thin commands that call the library."""

@@ -1,0 +1,28 @@
+"""Entry point of the ``capgate`` console script.
+
+Each command group lives in its own module and imports heavy libraries
+only when it runs, so ``capgate --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from capgate import __version__
+from capgate.cli.db import db
+from capgate.cli.schema import schema
+
+__all__ = ["cli"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="capgate")
+def cli() -> None:
+    """capgate: guarded, audited access to core capabilities for plugins.
+
+    Settings come from CAPGATE_* environment variables (see the README).
+    """
+
+
+cli.add_command(db)
+cli.add_command(schema)

@@ -1,0 +1,32 @@
+"""``capgate schema``: export JSON Schema for every wire model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+__all__ = ["schema"]
+
+
+@click.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write one <name>.schema.json per model into this folder (default: print all).",
+)
+def schema(out: Path | None) -> None:
+    """Export JSON Schema for the envelope, context, payloads and errors."""
+    from capgate.contracts.schema import json_schemas
+
+    schemas = json_schemas()
+    if out is None:
+        click.echo(json.dumps(schemas, indent=2, sort_keys=True))
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for name, document in sorted(schemas.items()):
+        path = out / f"{name}.schema.json"
+        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        click.echo(f"wrote {path}")

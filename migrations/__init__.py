@@ -1,0 +1,1 @@
+"""Alembic migrations for every capgate table (run with ``capgate db upgrade``)."""

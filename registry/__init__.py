@@ -1,0 +1,1 @@
+"""Plugin identity: plugins, capabilities, grants and signing keys."""
