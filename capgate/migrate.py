@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -14,7 +16,11 @@ __all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config pointing at capgate's packaged migrations."""
     config = Config()
-    config.set_main_option("script_location", "capgate:migrations")
+    # Resolve through the import system: the migrations folder installs as
+    # capgate.migrations but sits at the top of the repository.
+    import capgate.migrations
+
+    config.set_main_option("script_location", str(Path(capgate.migrations.__file__).parent))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     return config
 

@@ -1,0 +1,1 @@
+"""Email providers: SMTP, Gmail API, .eml files and an in-memory fake."""
