@@ -4,6 +4,7 @@ Alembic's environment and the test fixtures import this; add a line here
 when a new module defines tables.
 """
 
+import capgate.registry.tables  # noqa: F401
 from capgate.database import Base
 
 __all__ = ["Base"]
