@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import secrets
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEV_SECRET", "Environment", "Settings", "load_settings"]
@@ -49,6 +50,48 @@ class Settings(BaseSettings):
         default="redis://localhost:6379/2",
         description="Redis holding rate limits and provider back-off state.",
     )
+    visibility_timeout: int = Field(
+        default=600,
+        ge=10,
+        description="Seconds before Redis hands an unacknowledged message to another worker.",
+    )
+    task_soft_time_limit: int = Field(default=90, ge=1, description="Seconds; raises in the task.")
+    task_time_limit: int = Field(default=120, ge=1, description="Seconds; kills the task.")
+    grant_cache_ttl: float = Field(
+        default=5.0, ge=0, description="Seconds a grant or key lookup is cached in a worker."
+    )
+    max_deliveries: int = Field(
+        default=5, ge=1, description="Deliveries of one attempt before it is dead-lettered."
+    )
+    pump_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between scans of the retry schedule."
+    )
+    retry_policies: dict[str, Any] = Field(
+        default_factory=dict,
+        description='JSON: {"default": {...}, "operations": {"email.send": {...}}} overrides.',
+    )
+    storage_root: Path = Field(
+        default=Path("storage"), description="Folder of the filesystem object store."
+    )
+    eml_folder: Path = Field(
+        default=Path("outbox"),
+        description="Where the development email provider writes .eml files.",
+    )
+    release_link_base_url: str = Field(
+        default="http://localhost:8000/releases", description="Base URL of release links."
+    )
+    message_id_domain: str = Field(
+        default="capgate.invalid",
+        description="Domain of the Message-ID capgate derives per command.",
+    )
+    admin_capabilities: list[str] = Field(
+        default_factory=list,
+        description="Capability ids allowed to grant the admin role (JSON list).",
+    )
+    adapter_overrides: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON: {"users.assign_role": "module:attribute"} replaces a handler.',
+    )
     secret: SecretStr = Field(
         default=SecretStr(DEV_SECRET),
         description="Server secret: encrypts signing keys and provider secrets at rest.",
@@ -58,21 +101,25 @@ class Settings(BaseSettings):
     @classmethod
     def _url_has_scheme(cls, value: str) -> str:
         if "://" not in value:
-            raise ValueError(f"not a URL (expected scheme://...): {value!r}")
+            # The value is not echoed: a mistyped URL may still hold a password.
+            raise ValueError("not a URL (expected scheme://host...)")
         return value
 
-    @model_validator(mode="after")
-    def _production_needs_a_real_secret(self) -> Settings:
-        raw = self.secret.get_secret_value()
-        if self.environment is Environment.PRODUCTION and (
+    @field_validator("secret")
+    @classmethod
+    def _production_needs_a_real_secret(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        # A field validator (environment is validated first), so the error
+        # names CAPGATE_SECRET rather than the settings as a whole.
+        raw = value.get_secret_value()
+        if info.data.get("environment") is Environment.PRODUCTION and (
             raw.lower() in _PLACEHOLDERS or len(raw) < _MIN_SECRET_LENGTH
         ):
             raise ValueError(
-                "CAPGATE_SECRET must be set to a random value of at least "
+                "must be set to a random value of at least "
                 f"{_MIN_SECRET_LENGTH} characters in production "
                 f"(for example: {secrets.token_urlsafe(32)!r})"
             )
-        return self
+        return value
 
     @property
     def is_sqlite(self) -> bool:

@@ -80,7 +80,9 @@ class PluginServiceError(Exception):
         status: int | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(message)
+        # args are (kind, code, message) so Celery's JSON result backend can
+        # rebuild the error on the caller's side as PluginServiceError(*args).
+        super().__init__(ErrorKind(kind).value, code, message)
         self.kind = ErrorKind(kind)
         self.code = code
         self.message = message

@@ -1,0 +1,75 @@
+"""The Celery app: JSON only, late acknowledgement, a queue per service.
+
+``create_app(settings)`` configures Celery and registers one task per
+operation, named ``capgate.<operation>`` on the queue ``capgate.<service>``.
+The pipeline is built lazily, once per worker process (after the fork), so
+no connection is opened at import time or shared across processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from capgate.contracts.catalog import CATALOG
+from capgate.contracts.services import ServiceKey
+from capgate.settings import Settings
+from capgate.workers.task import CommandTask, run_command
+
+__all__ = ["INTERNAL_QUEUE", "create_app", "queue_names"]
+
+INTERNAL_QUEUE = "capgate.internal"
+"""Queue of internal tasks; plugins are never allowed to publish to it."""
+
+
+def queue_names() -> list[str]:
+    """Every plugin-facing queue, one per service key."""
+    return [f"capgate.{key.value}" for key in ServiceKey]
+
+
+def _config(settings: Settings) -> dict[str, Any]:
+    exchange = Exchange("capgate", type="direct")
+    names = [*queue_names(), INTERNAL_QUEUE]
+    queues = [Queue(name, exchange, routing_key=name) for name in names]
+    return {
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "event_serializer": "json",
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        "task_track_started": True,
+        "task_queues": queues,
+        "task_default_queue": INTERNAL_QUEUE,
+        "task_routes": {
+            spec.task_name: {"queue": spec.queue, "routing_key": spec.queue}
+            for spec in CATALOG.values()
+        },
+        "task_soft_time_limit": settings.task_soft_time_limit,
+        "task_time_limit": settings.task_time_limit,
+        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        "result_expires": 24 * 3600,
+        "result_extended": False,
+        "broker_connection_retry_on_startup": True,
+        "worker_hijack_root_logger": False,
+        "task_create_missing_queues": False,
+    }
+
+
+def create_app(settings: Settings, *, main: str = "capgate") -> Celery:
+    """A configured Celery app with every operation's task registered."""
+    app = Celery(
+        main, broker=settings.broker_url, backend=settings.result_backend, set_as_current=False
+    )
+    app.conf.update(_config(settings))
+    app.conf.capgate_settings = settings
+    for spec in CATALOG.values():
+        app.task(name=spec.task_name, base=CommandTask, bind=True)(run_command)
+    return app

@@ -1,0 +1,132 @@
+"""What happens after a failed attempt: the policy decides, one transaction records.
+
+Outcomes: an authentication failure or a replay is ``rejected``; a missing
+scope is ``denied``; a retry is ``retry_scheduled`` (``rate_limited`` when
+the limiter said wait); a FATAL error or used-up attempts is
+``dead_lettered``; anything else is ``failed``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from capgate.audit.events import Outcome
+from capgate.contracts.errors import ErrorKind, PluginServiceError
+from capgate.database import unit_of_work
+from capgate.workers import idempotency
+from capgate.workers.deps import PipelineDeps
+from capgate.workers.policy import Decision, decide
+from capgate.workers.schedule import add_dead_letter, history_entry, schedule_retry
+from capgate.workers.steps.record import audit_event, save_command
+from capgate.workers.steps.throttle import provider_key
+from capgate.workers.work import Verdict, VerdictKind, Work
+
+__all__ = ["settle_failure"]
+
+log = logging.getLogger(__name__)
+
+_REJECTING_CODES = frozenset({"replayed_command", "command_id_reused", "unknown_retry"})
+
+
+def _outcome(work: Work, error: PluginServiceError, decision: Decision) -> Outcome:
+    if work.envelope is None or error.code in _REJECTING_CODES:
+        return Outcome.REJECTED
+    if decision.retry:
+        return (
+            Outcome.RATE_LIMITED if error.kind is ErrorKind.RATE_LIMIT else Outcome.RETRY_SCHEDULED
+        )
+    if error.kind is ErrorKind.PERMISSION:
+        return Outcome.DENIED
+    if error.kind in (ErrorKind.VALIDATION, ErrorKind.NOT_FOUND):
+        return Outcome.FAILED
+    return Outcome.DEAD_LETTERED
+
+
+def _decide(
+    work: Work, deps: PipelineDeps, error: PluginServiceError, unexpected: bool
+) -> Decision:
+    if work.envelope is None or work.spec is None or error.code in _REJECTING_CODES:
+        return Decision(False, 0, "not attributable to a verified command")
+    if error.kind is not ErrorKind.RATE_LIMIT:
+        work.failures += 1 if error.kind is ErrorKind.RETRYABLE else 0
+    return decide(
+        error.kind,
+        failures=work.failures,
+        hint_ms=error.retry_after_ms,
+        deferred_ms=work.deferred_ms,
+        policy=deps.policies.for_operation(work.envelope.operation),
+        unexpected=unexpected,
+        jitter=deps.jitter,
+    )
+
+
+def _share_provider_backoff(work: Work, deps: PipelineDeps, error: PluginServiceError) -> None:
+    """A provider's 429 makes every worker wait, not only this one."""
+    key = provider_key(work)
+    if key is None or error.kind is not ErrorKind.RATE_LIMIT or error.code == "provider_backoff":
+        return
+    if error.code == "rate_limited":  # our own limiter, not the provider
+        return
+    try:
+        deps.limiter.block(key, error.retry_after_ms or 1_000)
+    except PluginServiceError:
+        log.warning("could not share %s back-off: rate-limit store unavailable", key)
+
+
+def settle_failure(
+    work: Work, deps: PipelineDeps, error: PluginServiceError, *, unexpected: bool
+) -> Verdict:
+    """Decide, then record the audit row and the command's new state together."""
+    decision = _decide(work, deps, error, unexpected)
+    outcome = _outcome(work, error, decision)
+    _share_provider_backoff(work, deps, error)
+    now = deps.clock()
+    retry_at = None
+    dead_letter = None
+    with unit_of_work(deps.sessions) as session:
+        if work.envelope is not None and error.code not in _REJECTING_CODES:
+            work.history.append(
+                history_entry(work, outcome.value, error, decision.delay_ms or None, now)
+            )
+            if decision.retry:
+                if error.kind is ErrorKind.RATE_LIMIT:
+                    work.deferred_ms += decision.delay_ms
+                retry_at = schedule_retry(session, work, decision.delay_ms, now)
+                save_command(session, work, "retry_scheduled", now)
+            else:
+                if outcome is Outcome.DEAD_LETTERED:
+                    dead_letter = add_dead_letter(session, work, error, now)
+                save_command(session, work, outcome.value, now)
+                if work.claimed:
+                    idempotency.settle(
+                        session, work.envelope, now, status="failed", error=error.to_dict()
+                    )
+        event = audit_event(
+            work,
+            deps,
+            outcome,
+            error=error,
+            delay_ms=decision.delay_ms if decision.retry else None,
+            why=decision.why,
+        )
+        deps.record_audit(session, event)
+    if dead_letter is not None:
+        _run_hooks(deps, dead_letter.id, work, error)
+    kind = VerdictKind.RETRY_SCHEDULED if decision.retry else VerdictKind.FAILED
+    return Verdict(kind, outcome, work.command_id, work.attempt, error=error, retry_at=retry_at)
+
+
+def _run_hooks(
+    deps: PipelineDeps, dead_letter_id: int, work: Work, error: PluginServiceError
+) -> None:
+    info = {
+        "dead_letter_id": dead_letter_id,
+        "command_id": work.command_id,
+        "operation": work.operation,
+        "error": error.to_dict(),
+    }
+    for hook in deps.dead_letter_hooks:
+        try:
+            hook(info)
+        except Exception:
+            log.exception("dead-letter hook %r failed for %s", hook, work.command_id)

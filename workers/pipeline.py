@@ -1,0 +1,138 @@
+"""The runner: one delivery through the steps to an audited, committed verdict.
+
+Steps run in order (authenticate, place the attempt, authorize, validate,
+throttle), then deduplicate and execute in one unit of work that also
+records the outcome. Any ``PluginServiceError`` on the way goes to the
+retry policy, and the failure is recorded in its own transaction. The
+runner knows nothing of Celery: the task hands it a :class:`Delivery` and
+turns the :class:`Verdict` into an acknowledgement.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from capgate.adapters.base import Invocation
+from capgate.audit.events import Outcome
+from capgate.audit.recorder import AuditWriteError
+from capgate.audit.redaction import sanitize_error
+from capgate.contracts.errors import PluginServiceError
+from capgate.database import unit_of_work
+from capgate.workers import idempotency
+from capgate.workers.deps import PipelineDeps
+from capgate.workers.failures import settle_failure
+from capgate.workers.schedule import history_entry
+from capgate.workers.steps.attempts import place_attempt
+from capgate.workers.steps.authenticate import authenticate
+from capgate.workers.steps.authorize import authorize
+from capgate.workers.steps.record import audit_event, save_command
+from capgate.workers.steps.throttle import throttle
+from capgate.workers.steps.validate import validate
+from capgate.workers.work import Delivery, Verdict, VerdictKind, Work
+
+__all__ = ["STEPS", "Pipeline", "StoreUnavailableError"]
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[Work, PipelineDeps], None]
+STEPS: tuple[Step, ...] = (authenticate, place_attempt, authorize, validate, throttle)
+
+
+class StoreUnavailableError(RuntimeError):
+    """The database could not be reached: nothing was recorded, do not acknowledge."""
+
+
+class Pipeline:
+    """Runs deliveries through the steps with the given dependencies."""
+
+    def __init__(self, deps: PipelineDeps, steps: tuple[Step, ...] = STEPS) -> None:
+        self.deps = deps
+        self.steps = steps
+
+    def run(self, delivery: Delivery) -> Verdict:
+        """Process one delivery; raises StoreUnavailableError if it could not be audited."""
+        work = Work(delivery=delivery, now=self.deps.clock())
+        try:
+            try:
+                for step in self.steps:
+                    step(work, self.deps)
+                return self._execute(work)
+            except PluginServiceError as error:
+                return settle_failure(work, self.deps, error, unexpected=False)
+            except (DBAPIError, AuditWriteError):
+                raise
+            except Exception as exc:
+                log.exception("unexpected error in %s", work.operation or delivery.task_name)
+                wrapped = PluginServiceError.retryable(
+                    "unexpected_error",
+                    sanitize_error(f"{type(exc).__name__}: {exc}") or type(exc).__name__,
+                )
+                return settle_failure(work, self.deps, wrapped, unexpected=True)
+        except (DBAPIError, AuditWriteError) as exc:
+            raise StoreUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
+
+    def _execute(self, work: Work) -> Verdict:
+        deps = self.deps
+        assert work.envelope is not None and work.payload is not None
+        envelope = work.envelope
+        with unit_of_work(deps.sessions) as session:
+            claim = idempotency.claim(session, envelope, work.now)
+            work.claimed = claim.owned
+            if not claim.owned:
+                return self._duplicate(work, session, claim)
+            if envelope.operation in deps.external_operations:
+                # The claim must be visible before the outside world is touched,
+                # so a concurrent duplicate waits instead of sending again.
+                session.commit()
+            handler = deps.handlers.get(envelope.operation)
+            if handler is None:
+                raise PluginServiceError.fatal(
+                    "no_adapter", f"no adapter is configured for {envelope.operation}"
+                )
+            work.result = handler(
+                Invocation(
+                    command_id=envelope.command_id,
+                    operation=envelope.operation,
+                    payload=work.payload,
+                    context=envelope.context,
+                    session=session,
+                    attempt=work.attempt,
+                    now=work.now,
+                )
+            )
+            response = dict(work.result.response)
+            idempotency.settle(session, envelope, work.now, status="succeeded", response=response)
+            work.history.append(history_entry(work, Outcome.SUCCEEDED, None, None, work.now))
+            save_command(session, work, "succeeded", work.now)
+            deps.record_audit(session, audit_event(work, deps, Outcome.SUCCEEDED))
+        return Verdict(
+            VerdictKind.SUCCEEDED, Outcome.SUCCEEDED, envelope.command_id, work.attempt, response
+        )
+
+    def _duplicate(self, work: Work, session: Session, claim: idempotency.Claim) -> Verdict:
+        assert work.envelope is not None
+        work.deduplicated = True
+        error = PluginServiceError.from_dict(claim.error) if claim.error else None
+        work.history.append(history_entry(work, Outcome.DEDUPLICATED, error, None, work.now))
+        save_command(session, work, "failed" if error else "succeeded", work.now)
+        event = audit_event(
+            work,
+            self.deps,
+            Outcome.DEDUPLICATED,
+            error=error,
+            why=f"same idempotency key as command {claim.first_command_id}",
+        )
+        self.deps.record_audit(session, event)
+        kind = VerdictKind.FAILED if error else VerdictKind.SUCCEEDED
+        return Verdict(
+            kind,
+            Outcome.DEDUPLICATED,
+            work.envelope.command_id,
+            work.attempt,
+            response=claim.response,
+            error=error,
+        )

@@ -1,0 +1,102 @@
+"""Step: place this delivery in its command's history of attempts.
+
+The command row says which attempt is due. A delivery for it runs; anything
+else is a replay (the same command published again, or a delivery whose
+attempt already has its audit row) and is refused without running.
+"""
+
+from __future__ import annotations
+
+from capgate.contracts.errors import PluginServiceError
+from capgate.database import unit_of_work
+from capgate.workers.deps import PipelineDeps
+from capgate.workers.tables import CommandRow
+from capgate.workers.work import Work
+
+__all__ = ["PENDING_STATUSES", "place_attempt"]
+
+PENDING_STATUSES = frozenset({"retry_scheduled", "replay_scheduled", "delivering"})
+
+
+def _replayed(work: Work, row: CommandRow) -> PluginServiceError:
+    work.attempt = row.attempt
+    return PluginServiceError.permission(
+        "replayed_command",
+        f"command {row.command_id} was already processed (status {row.status})",
+        details={"status": row.status, "attempt": row.attempt},
+    )
+
+
+def place_attempt(work: Work, deps: PipelineDeps) -> None:
+    """Set ``work.attempt`` and counters from the command row, or refuse a replay."""
+    assert work.envelope is not None
+    command_id = work.envelope.command_id
+    token_attempt = deps.tokens.attempt_of(command_id, work.delivery.retry_token)
+    with deps.sessions() as session:
+        row = session.get(CommandRow, command_id)
+        if row is None:
+            if token_attempt not in (None, 1):
+                raise PluginServiceError.permission(
+                    "unknown_retry", f"retry token for a command never seen: {command_id}"
+                )
+            if work.delivery.redelivered:
+                _count_delivery(work, deps)
+            return
+        if row.fingerprint != work.fingerprint:
+            raise PluginServiceError.permission(
+                "command_id_reused", f"command id {command_id} was used for another command"
+            )
+        work.known_command = True
+        if row.status not in PENDING_STATUSES:
+            raise _replayed(work, row)
+        expected = row.attempt if row.status == "delivering" else row.attempt + 1
+        if (token_attempt or 1) != expected:
+            raise _replayed(work, row)
+        work.attempt = expected
+        work.failures = row.failures
+        work.deferred_ms = row.deferred_ms
+        work.series_start = row.series_start
+        work.history = list(row.history)
+    if work.delivery.redelivered:
+        _count_delivery(work, deps)
+
+
+def _count_delivery(work: Work, deps: PipelineDeps) -> None:
+    """Count a redelivery durably; a message that keeps coming back is dead-lettered.
+
+    Only redelivered messages pay for this commit: the normal path writes the
+    command row once, with the attempt's audit row.
+    """
+    assert work.envelope is not None
+    with unit_of_work(deps.sessions) as session:
+        row = session.get(CommandRow, work.envelope.command_id, with_for_update=True)
+        if row is None:
+            row = CommandRow(
+                command_id=work.envelope.command_id,
+                plugin_id=work.envelope.context.plugin_id,
+                operation=work.envelope.operation,
+                fingerprint=work.fingerprint,
+                status="delivering",
+                attempt=work.attempt,
+                failures=work.failures,
+                series_start=work.series_start,
+                deliveries=1,
+                deferred_ms=work.deferred_ms,
+                task_id=work.delivery.task_id,
+                history=work.history,
+                created_at=work.now,
+                updated_at=work.now,
+            )
+            session.add(row)
+        row.deliveries += 1
+        row.status = "delivering"
+        row.attempt = work.attempt
+        row.updated_at = work.now
+        deliveries = row.deliveries
+    work.known_command = True
+    if deliveries > deps.max_deliveries:
+        raise PluginServiceError.fatal(
+            "redelivery_limit",
+            f"attempt {work.attempt} was delivered {deliveries} times without finishing",
+            details={"deliveries": deliveries},
+        )

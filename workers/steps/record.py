@@ -1,0 +1,114 @@
+"""Step: write the attempt's audit row and the command's new state, in the caller's transaction.
+
+The audit row, the command row, the idempotency record and any retry or dead
+letter commit together; the task acknowledges the message only after that.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from capgate.audit.events import AuditEvent, Outcome
+from capgate.audit.redaction import summarize_request, summarize_response
+from capgate.contracts.errors import PluginServiceError
+from capgate.workers.deps import PipelineDeps
+from capgate.workers.tables import CommandRow
+from capgate.workers.work import Work
+
+__all__ = ["audit_event", "save_command"]
+
+
+def audit_event(
+    work: Work,
+    deps: PipelineDeps,
+    outcome: Outcome,
+    *,
+    error: PluginServiceError | None = None,
+    delay_ms: int | None = None,
+    why: str | None = None,
+) -> AuditEvent:
+    """The audit row of this attempt, with redacted request/response summaries."""
+    fields: dict[str, Any] = {}
+    envelope = work.envelope
+    if envelope is not None:
+        ctx = envelope.context
+        fields = {
+            "command_id": envelope.command_id,
+            "idempotency_key": envelope.idempotency_key,
+            "plugin_name": ctx.plugin_name,
+            "plugin_id": ctx.plugin_id,
+            "capability_id": ctx.capability_id,
+            "capability_key": ctx.capability_key,
+            "execution_kind": ctx.execution_kind.value,
+            "definition_id": ctx.definition_id,
+            "invocation_id": ctx.invocation_id,
+            "trigger_event_id": ctx.trigger_event_id,
+            "manual_invoker_id": ctx.manual_invoker_id,
+            "correlation_id": ctx.correlation_id,
+            "key_id": envelope.key_id,
+            "operation": envelope.operation,
+            "request_summary": summarize_request(envelope.operation, envelope.payload),
+        }
+        options = getattr(work.payload, "options", None)
+        fields["actor_id"] = getattr(options, "actor_id", None)
+        fields["reason"] = getattr(options, "reason", None)
+    else:
+        # Authentication failed: only what the registry step could attribute
+        # (the key's owner, plain-identifier claims) goes into the row.
+        attribution = error.details.get("attribution") if error is not None else None
+        fields = dict(attribution) if isinstance(attribution, dict) else {}
+        fields["operation"] = work.delivery.task_name.removeprefix("capgate.")[:64]
+    if work.spec is not None:
+        fields["service_key"] = work.spec.service_key.value
+    denied = work.denied
+    if error is not None and error.details.get("denied"):
+        denied = tuple(str(s) for s in error.details["denied"])
+    result = work.result
+    if result is not None:
+        fields["resource_type"] = result.resource_type
+        fields["resource_id"] = result.resource_id
+        fields["response_summary"] = summarize_response(work.operation or "", result.response)
+    return AuditEvent(
+        outcome=outcome,
+        attempt=work.attempt,
+        requested_scopes=work.requested,
+        granted_scopes=work.granted,
+        denied_scopes=denied,
+        error_kind=error.kind.value if error else None,
+        error_code=error.code if error else None,
+        error_message=error.message if error else None,
+        retry_delay_ms=delay_ms,
+        retry_reason=why,
+        duration_ms=work.elapsed_ms(),
+        worker_host=deps.worker_host,
+        task_id=work.delivery.task_id,
+        **fields,
+    )
+
+
+def save_command(session: Session, work: Work, status: str, now: datetime) -> CommandRow:
+    """Insert or update the command row after this attempt."""
+    assert work.envelope is not None
+    row = session.get(CommandRow, work.envelope.command_id)
+    if row is None:
+        row = CommandRow(
+            command_id=work.envelope.command_id,
+            plugin_id=work.envelope.context.plugin_id,
+            operation=work.envelope.operation,
+            fingerprint=work.fingerprint,
+            created_at=now,
+        )
+        session.add(row)
+    row.status = status
+    row.attempt = work.attempt
+    row.failures = work.failures
+    row.series_start = work.series_start
+    row.deliveries = 1
+    row.deferred_ms = work.deferred_ms
+    row.task_id = work.delivery.task_id
+    row.history = work.history
+    row.updated_at = now
+    return row

@@ -1,0 +1,46 @@
+"""The production pipeline: Redis limits, the registry, real adapters from settings."""
+
+from __future__ import annotations
+
+import redis
+
+from capgate.adapters.composition import build_handlers, load_overrides
+from capgate.bootstrap import bootstrap
+from capgate.settings import Settings
+from capgate.workers.assembly import build_pipeline
+from capgate.workers.pipeline import Pipeline
+from capgate.workers.policy import PolicyBook
+from capgate.workers.ratelimit import LimitStore, RedisLimitStore
+
+__all__ = ["policy_book", "production_pipeline"]
+
+
+def policy_book(settings: Settings) -> PolicyBook:
+    """The retry policies, with the overrides from ``CAPGATE_RETRY_POLICIES``."""
+    return PolicyBook.model_validate(settings.retry_policies or {})
+
+
+def production_pipeline(settings: Settings, limiter: LimitStore | None = None) -> Pipeline:
+    """The pipeline a worker process runs (built once per process)."""
+    runtime = bootstrap(settings)
+    if limiter is None:
+        client = redis.Redis.from_url(
+            settings.rate_limit_url, socket_timeout=2, socket_connect_timeout=2
+        )
+        limiter = RedisLimitStore(client)
+    handlers = build_handlers(
+        secret=settings.secret.get_secret_value(),
+        storage_root=settings.storage_root,
+        eml_folder=settings.eml_folder,
+        link_base_url=settings.release_link_base_url,
+        message_id_domain=settings.message_id_domain,
+        admin_capabilities=settings.admin_capabilities,
+        overrides=load_overrides(settings.adapter_overrides),
+    )
+    return build_pipeline(
+        runtime,
+        limiter=limiter,
+        handlers=handlers,
+        policies=policy_book(settings),
+        grant_cache_ttl=settings.grant_cache_ttl,
+    )
