@@ -59,10 +59,14 @@ HeaderName = Annotated[
 
 
 def _decodes_as_base64(value: str) -> str:
+    # Re-encoding must give the same text: refuses stray padding and
+    # non-zero trailing bits, so every content has one spelling.
     try:
-        base64.b64decode(value, validate=True)
+        canonical = base64.b64encode(base64.b64decode(value, validate=True)).decode("ascii")
     except (binascii.Error, ValueError) as exc:
         raise ValueError("is not valid base64 (RFC 4648, with padding)") from exc
+    if canonical != value:
+        raise ValueError("is not valid base64 (RFC 4648, with padding)")
     return value
 
 

@@ -15,10 +15,18 @@ __all__ = ["schema"]
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Write one <name>.schema.json per model into this folder (default: print all).",
+    help=(
+        "Write one <name>.schema.json per model into this folder: envelope, context, error, "
+        "options, payload.<operation>, result.<operation> (default: print them all as one "
+        "JSON object)."
+    ),
 )
 def schema(out: Path | None) -> None:
-    """Export JSON Schema for the envelope, context, payloads and errors."""
+    """Export JSON Schema (Draft 2020-12) for the envelope, context, payloads and errors.
+
+    Plugins in other languages validate their commands with these files; see
+    docs/wire-format.md for the message format and signing.
+    """
     from capgate.contracts.schema import json_schemas
 
     schemas = json_schemas()
