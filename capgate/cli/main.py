@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from capgate import __version__
+from capgate.cli.audit import audit
 from capgate.cli.db import db
 from capgate.cli.schema import schema
 
@@ -24,5 +25,6 @@ def cli() -> None:
     """
 
 
+cli.add_command(audit)
 cli.add_command(db)
 cli.add_command(schema)
