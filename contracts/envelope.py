@@ -91,10 +91,12 @@ def compute_signature(envelope: dict[str, Any], secret: str) -> str:
 def verify_signature(envelope: dict[str, Any], secret: str) -> bool:
     """True when ``envelope['signature']`` matches; compared in constant time."""
     claimed = envelope.get("signature")
-    if not isinstance(claimed, str):
+    # A non-ASCII claim (even a lone surrogate from a "\ud800" escape) can
+    # never match hex digits; refusing it here keeps encode() from raising.
+    if not isinstance(claimed, str) or not claimed.isascii():
         return False
     expected = compute_signature(envelope, secret)
-    return hmac.compare_digest(expected.encode("ascii"), claimed.encode("utf-8"))
+    return hmac.compare_digest(expected.encode("ascii"), claimed.encode("ascii"))
 
 
 def _utc_text(moment: datetime) -> str:

@@ -29,6 +29,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 __all__ = ["ErrorKind", "ErrorModel", "PluginServiceError"]
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+_MESSAGE_MAX = 2000
+_REASON_MAX = 500
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class ErrorKind(StrEnum):
@@ -59,9 +65,9 @@ class ErrorModel(BaseModel):
 
     kind: ErrorKind
     code: Code
-    message: str = Field(max_length=2000)
+    message: str = Field(max_length=_MESSAGE_MAX)
     retry_after_ms: int | None = Field(default=None, ge=0, description="Retry delay hint.")
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, max_length=_REASON_MAX)
     status: int = Field(ge=100, le=599, description="HTTP-like status for the kind.")
     details: dict[str, Any] = Field(default_factory=dict)
 
@@ -143,13 +149,17 @@ class PluginServiceError(Exception):
     # -- JSON form ----------------------------------------------------------------
 
     def to_model(self) -> ErrorModel:
-        """The validated JSON model of this error."""
+        """The validated JSON model of this error (long texts are cut to the model's limits).
+
+        Cutting rather than failing matters: this runs while a failure is
+        being recorded, where a second error would lose the first.
+        """
         return ErrorModel(
             kind=self.kind,
             code=self.code,
-            message=self.message,
+            message=_cut(self.message, _MESSAGE_MAX),
             retry_after_ms=self.retry_after_ms,
-            reason=self.reason,
+            reason=None if self.reason is None else _cut(self.reason, _REASON_MAX),
             status=self.status,
             details=self.details,
         )

@@ -55,6 +55,9 @@ def test_wrong_key_missing_or_malformed_signature_fail() -> None:
     assert not verify_signature({k: v for k, v in envelope.items() if k != "signature"}, SECRET)
     assert not verify_signature({**envelope, "signature": 12345}, SECRET)
     assert not verify_signature({**envelope, "signature": envelope["signature"].upper()}, SECRET)
+    # A lone surrogate can arrive through a JSON escape; it must not raise.
+    assert not verify_signature({**envelope, "signature": "\ud800" * 64}, SECRET)
+    assert not verify_signature({**envelope, "signature": "é" * 64}, SECRET)
 
 
 def test_signing_input_excludes_only_the_signature() -> None:

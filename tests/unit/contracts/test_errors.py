@@ -74,3 +74,11 @@ def test_from_json_refuses_a_malformed_error() -> None:
         ErrorModel.model_validate(
             {"kind": "FATAL", "code": "Bad Code", "message": "m", "status": 500}
         )
+
+
+def test_over_long_texts_are_cut_rather_than_failing_the_error_path() -> None:
+    error = PluginServiceError.fatal("smtp_refused", "m" * 5000, reason="r" * 900)
+    data = error.to_dict()
+    assert len(data["message"]) == 2000 and data["message"].endswith("…")
+    assert len(data["reason"]) == 500
+    assert PluginServiceError.from_json(error.to_json()).code == "smtp_refused"
