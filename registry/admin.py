@@ -48,6 +48,15 @@ class IssuedKey:
     secret: str = field(repr=False)
 
 
+def _rate_text(rate: str | None) -> str | None:
+    if rate is None:
+        return None
+    try:
+        return str(parse_rate(rate))
+    except ValueError as exc:
+        raise PluginServiceError.validation("invalid_rate", str(exc)) from None
+
+
 class RegistryAdmin:
     """Plugin lifecycle changes made by ``actor`` inside ``session``."""
 
@@ -103,7 +112,7 @@ class RegistryAdmin:
         """Grant ``scope`` to the capability (created if needed), with an optional rate."""
         plugin = get_plugin(self._session, name)
         scope_value = scope_of(scope).value
-        rate_text = str(parse_rate(rate)) if rate is not None else None
+        rate_text = _rate_text(rate)
         capability = self._capability(plugin, capability_key, kind)
         existing = self._session.get(CapabilityGrant, (capability.id, scope_value))
         if existing is None:

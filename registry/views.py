@@ -95,7 +95,7 @@ def list_plugins(session: Session, now: datetime) -> list[PluginSummary]:
     rows = session.execute(select(Plugin, capabilities, active_keys).order_by(Plugin.name))
     return [
         PluginSummary(plugin.id, plugin.name, plugin.status, plugin.created_at, caps, keys)
-        for plugin, caps, keys in rows.tuples()
+        for plugin, caps, keys in rows
     ]
 
 

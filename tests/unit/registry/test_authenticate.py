@@ -190,3 +190,14 @@ def test_hostile_text_is_not_copied_into_the_attribution() -> None:
     obj["operation"] = "drop table; --"
     error = refuse(json.dumps(obj))
     assert error.details["attribution"] == {"idempotency_key": "cmd-1", "key_id": "key-nobody"}
+
+
+def test_a_lone_surrogate_in_the_payload_is_an_invalid_envelope() -> None:
+    text = envelope().replace('"subject":"hi"', '"subject":"\\ud800"')
+    assert refuse(text).code == "invalid_envelope"
+
+
+def test_a_lone_surrogate_as_the_signature_is_a_bad_signature() -> None:
+    obj = json.loads(envelope())
+    obj["signature"] = "\ud800"
+    assert refuse(json.dumps(obj)).code == "bad_signature"
