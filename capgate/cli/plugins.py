@@ -40,6 +40,8 @@ def plugins() -> None:
 
 
 def _fail(exc: Exception) -> click.ClickException:
+    from sqlalchemy.exc import IntegrityError
+
     from capgate.audit.recorder import AuditWriteError
     from capgate.contracts.errors import PluginServiceError
 
@@ -47,6 +49,10 @@ def _fail(exc: Exception) -> click.ClickException:
         return click.ClickException(f"{exc.code}: {exc.message}")
     if isinstance(exc, AuditWriteError):
         return click.ClickException(f"nothing was changed: {exc}")
+    if isinstance(exc, IntegrityError):
+        # Two operators changing the same plugin at once: the loser's
+        # transaction is rolled back whole, so running it again is safe.
+        return click.ClickException("nothing was changed: a concurrent change won; run it again")
     return click.ClickException(
         f"database error ({type(exc).__name__}); has 'capgate db upgrade' been run?"
     )

@@ -105,3 +105,12 @@ def test_rotate_key_with_revoke_old_leaves_one_usable_key(registry_engine: Engin
 def test_a_database_that_was_never_migrated_gets_a_hint(tmp_path: object) -> None:
     result = run(f"sqlite:///{tmp_path}/empty.db", "list", ok=False)
     assert "capgate db upgrade" in result.output
+
+
+def test_a_concurrent_conflict_says_to_run_again() -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from capgate.cli.plugins import _fail
+
+    error = _fail(IntegrityError("INSERT ...", {}, Exception("duplicate key")))
+    assert "run it again" in error.message
