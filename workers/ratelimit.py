@@ -6,6 +6,11 @@ agree, and is atomic, so concurrent workers cannot both take the last slot.
 A rate of ``N/period`` (``capgate.registry.rates.RateLimit``) allows a burst
 of N and then one every period/N.
 
+A caller told to wait has its slot *reserved* at the time it is told: the
+retry runs then without asking again. Without the reservation, every
+deferred command would come back at the same moment and all but one would
+be deferred again (a thundering herd that never drains).
+
 A provider that answers 429 sets a shared "blocked until" for itself, so
 every worker backs off, not only the one that was told.
 
@@ -34,8 +39,8 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local new_tat = tat + interval
 local allow_at = new_tat - tolerance
-if allow_at > now then return allow_at - now end
 redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, new_tat - now))
+if allow_at > now then return allow_at - now end
 return 0
 """
 
@@ -57,7 +62,7 @@ class LimitStore(Protocol):
     """Where limits and provider blocks live."""
 
     def acquire(self, key: str, rate: RateLimit) -> int:
-        """Take a slot under ``rate``: 0 if granted, else the wait in ms."""
+        """Take a slot under ``rate``: 0 if it is now, else the ms until the reserved slot."""
         ...
 
     def block(self, provider: str, duration_ms: int) -> None:
@@ -132,11 +137,8 @@ class MemoryLimitStore:
             now = self._now()
             tat = max(self._tat.get(key, now), now)
             new_tat = tat + interval_ms(rate)
-            allow_at = new_tat - rate.period_seconds * 1000
-            if allow_at > now:
-                return allow_at - now
             self._tat[key] = new_tat
-            return 0
+            return max(new_tat - rate.period_seconds * 1000 - now, 0)
 
     def block(self, provider: str, duration_ms: int) -> None:
         """See :meth:`LimitStore.block`."""

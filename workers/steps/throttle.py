@@ -17,11 +17,19 @@ def provider_key(work: Work) -> str | None:
     return f"email:{named or 'active'}"
 
 
+def _holds_reservation(work: Work) -> bool:
+    """True when the last attempt was deferred by our limiter, which reserved this slot."""
+    if not work.history:
+        return False
+    last = work.history[-1]
+    return bool(last.get("outcome") == "rate_limited" and last.get("error_code") == "rate_limited")
+
+
 def throttle(work: Work, deps: PipelineDeps) -> None:
     """Take a slot per limited scope (plugin, capability, scope), or raise RATE_LIMIT."""
     assert work.envelope is not None
     context = work.envelope.context
-    for scope in work.requested:
+    for scope in () if _holds_reservation(work) else work.requested:
         rate = work.rates.get(scope)
         if rate is None:
             continue

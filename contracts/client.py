@@ -1,0 +1,159 @@
+"""The Python client for plugin runtimes: sign, route, publish, and wait.
+
+It imports Celery only when it publishes, so ``capgate.contracts`` stays
+importable with pydantic alone. Any other language can do the same by
+following ``docs/wire-format.md``.
+
+    client = PluginClient(credentials, broker_url="redis://localhost:6379/0",
+                          result_backend="redis://localhost:6379/1")
+    handle = client.send("users.deactivate", {"user_id": "u-42"})
+    result = client.call("storage.create_release_link", {...}, timeout=10)
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from capgate.contracts.catalog import get_operation, validate_payload
+from capgate.contracts.context import ExecutionKind, PluginServiceContext
+from capgate.contracts.envelope import build_envelope
+from capgate.contracts.errors import PluginServiceError
+
+__all__ = ["CommandHandle", "PluginClient", "PluginCredentials"]
+
+
+@dataclass(frozen=True, slots=True)
+class PluginCredentials:
+    """Who the plugin is and the key it signs with (the secret is never printed)."""
+
+    plugin_name: str
+    plugin_id: str
+    capability_id: str
+    capability_key: str
+    key_id: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandHandle:
+    """A published command; :meth:`result` waits for its outcome."""
+
+    command_id: str
+    operation: str
+    _async_result: Any = field(repr=False)
+
+    def result(self, timeout: float = 30.0) -> dict[str, Any]:
+        """The operation's response; raises ``PluginServiceError`` if it failed."""
+        try:
+            value = self._async_result.get(timeout=timeout, propagate=False)
+        except Exception as exc:
+            raise PluginServiceError.retryable(
+                "result_timeout", f"no result for {self.command_id} within {timeout}s"
+            ) from exc
+        if isinstance(value, PluginServiceError):
+            raise value
+        if isinstance(value, BaseException):
+            raise PluginServiceError.fatal("command_failed", f"{type(value).__name__}: {value}")
+        response = value.get("response") if isinstance(value, dict) else None
+        return dict(response or {})
+
+
+class PluginClient:
+    """Builds signed commands for one plugin capability and publishes them."""
+
+    def __init__(
+        self,
+        credentials: PluginCredentials,
+        *,
+        broker_url: str | None = None,
+        result_backend: str | None = None,
+        app: Any = None,
+        ttl: timedelta = timedelta(minutes=15),
+    ) -> None:
+        self.credentials = credentials
+        self._ttl = ttl
+        if app is None:
+            from celery import Celery
+
+            app = Celery(
+                "capgate-client", broker=broker_url, backend=result_backend, set_as_current=False
+            )
+            app.conf.update(
+                task_serializer="json", accept_content=["json"], result_accept_content=["json"]
+            )
+        self._app = app
+
+    def context(self, **overrides: Any) -> PluginServiceContext:
+        """A context for this capability, stamped now; overrides win."""
+        creds = self.credentials
+        values: dict[str, Any] = {
+            "plugin_name": creds.plugin_name,
+            "plugin_id": creds.plugin_id,
+            "capability_id": creds.capability_id,
+            "capability_key": creds.capability_key,
+            "execution_kind": ExecutionKind.ACTION,
+            "timestamp": datetime.now(UTC),
+        }
+        values.update(overrides)
+        return PluginServiceContext(**values)
+
+    def envelope(
+        self,
+        operation: str,
+        payload: dict[str, Any] | BaseModel,
+        *,
+        idempotency_key: str | None = None,
+        command_id: str | None = None,
+        **context: Any,
+    ) -> str:
+        """The signed envelope text for ``operation`` (validated before signing)."""
+        model = payload if isinstance(payload, BaseModel) else validate_payload(operation, payload)
+        return build_envelope(
+            operation=operation,
+            payload=model.model_dump(mode="json", exclude_none=True),
+            context=self.context(**context),
+            key_id=self.credentials.key_id,
+            secret=self.credentials.secret,
+            idempotency_key=idempotency_key,
+            command_id=command_id,
+            ttl=self._ttl,
+        )
+
+    def publish(self, operation: str, envelope: str, command_id: str) -> CommandHandle:
+        """Publish an already signed envelope on the operation's queue."""
+        spec = get_operation(operation)
+        async_result = self._app.send_task(
+            spec.task_name,
+            args=[envelope],
+            task_id=command_id,
+            queue=spec.queue,
+            routing_key=spec.queue,
+            # Flower and logs show this instead of the arguments: never a body.
+            argsrepr=f"(<envelope {len(envelope)} bytes>,)",
+            kwargsrepr="{}",
+        )
+        return CommandHandle(command_id, operation, async_result)
+
+    def send(
+        self, operation: str, payload: dict[str, Any] | BaseModel, **options: Any
+    ) -> CommandHandle:
+        """Sign and publish one command; returns at once."""
+        command_id = options.pop("command_id", None) or str(uuid.uuid4())
+        text = self.envelope(operation, payload, command_id=command_id, **options)
+        return self.publish(operation, text, command_id)
+
+    def call(
+        self,
+        operation: str,
+        payload: dict[str, Any] | BaseModel,
+        *,
+        timeout: float = 30.0,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Send and wait for the response; raises ``PluginServiceError`` on failure."""
+        return self.send(operation, payload, **options).result(timeout)
