@@ -100,9 +100,17 @@ def translate_smtp_errors() -> Iterator[None]:
     except smtplib.SMTPResponseException as exc:
         raise error_for_reply(exc.smtp_code, exc.smtp_error) from exc
     except OSError as exc:
-        for exc_type, kind, name in SMTP_EXCEPTIONS:
-            if isinstance(exc, exc_type):
-                raise PluginServiceError(
-                    kind, name, f"SMTP delivery failed: {type(exc).__name__}: {exc}"[:_CLIP]
-                ) from exc
-        raise  # unreachable: OSError is the last row
+        # smtplib reports a read timeout as "disconnected"; the cause says more.
+        cause = exc.__context__
+        if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(cause, TimeoutError):
+            raise _from_table(cause) from exc
+        raise _from_table(exc) from exc
+
+
+def _from_table(exc: OSError) -> PluginServiceError:
+    for exc_type, kind, name in SMTP_EXCEPTIONS:
+        if isinstance(exc, exc_type):
+            return PluginServiceError(
+                kind, name, f"SMTP delivery failed: {type(exc).__name__}: {exc}"[:_CLIP]
+            )
+    raise AssertionError("unreachable: OSError is the last row")

@@ -4,7 +4,7 @@
 ``rcpt_reply``/``data_reply``/``mail_reply`` make it answer a given line
 (``"451 4.3.0 try later"``), ``drop_at_data`` closes the connection instead
 of answering, ``data_delay`` keeps the client waiting, and ``credentials``
-requires AUTH with that login and password.
+requires AUTH (after STARTTLS) with that login and password.
 """
 
 from __future__ import annotations
@@ -88,9 +88,8 @@ class SmtpTestServer:
         self._credentials = credentials
         kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "port": port}
         if credentials is not None:
-            kwargs.update(
-                authenticator=self._authenticate, auth_required=True, auth_require_tls=False
-            )
+            # AUTH only after STARTTLS, as a real relay does (needs starttls_context).
+            kwargs.update(authenticator=self._authenticate, auth_required=True)
         if starttls_context is not None:
             kwargs.update(tls_context=starttls_context, require_starttls=True)
         if implicit_tls_context is not None:

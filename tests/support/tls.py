@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 
 
 @dataclass(frozen=True)
-class TestCertificate:
+class LocalCertificate:
     """A self-signed certificate for 127.0.0.1/localhost and its key, on disk."""
 
     cert_file: Path
@@ -33,7 +33,7 @@ class TestCertificate:
         return ssl.create_default_context(cadata=self.pem)
 
 
-def make_certificate(folder: Path) -> TestCertificate:
+def make_certificate(folder: Path) -> LocalCertificate:
     """Create a certificate valid for a day for ``localhost`` and ``127.0.0.1``."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
@@ -65,4 +65,4 @@ def make_certificate(folder: Path) -> TestCertificate:
             serialization.NoEncryption(),
         )
     )
-    return TestCertificate(cert_file, key_file, pem)
+    return LocalCertificate(cert_file, key_file, pem)
