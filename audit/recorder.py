@@ -2,13 +2,14 @@
 
 The worker calls this in the same transaction as the adapter's change and
 the idempotency record, then commits; nothing here commits. Per row it runs
-three statements on the connection of that transaction:
+these statements on the connection of that transaction:
 
 1. ``UPDATE audit_chain_heads SET seq = seq ... RETURNING`` locks the row's
    partition head until the caller commits (one of 64, so writers of other
    commands go on) and reads the previous link and the database clock;
-2. ``INSERT ... ON CONFLICT (command_id, attempt, outcome) DO NOTHING``;
-3. ``UPDATE audit_chain_heads`` to the new link.
+2. ``INSERT ... ON CONFLICT (command_id, attempt, outcome) DO NOTHING``, then
+   ``UPDATE audit_chain_heads`` to the new link (on PostgreSQL both in one
+   statement, the insert as a CTE: two round trips per row in all).
 
 A redelivered attempt whose outcome is already recorded is not an error:
 the insert does nothing and :class:`Recorded` says ``duplicate=True``, without
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Executable, bindparam, func, select, update
+from sqlalchemy import Connection, Executable, bindparam, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -50,6 +51,9 @@ class Recorded:
     duplicate: bool = False
 
 
+_COLUMNS = [column for column in EVENTS.c if column.name != "id"]
+
+
 def _statements(dialect: str) -> dict[str, Executable]:
     clock = (
         func.clock_timestamp()
@@ -58,7 +62,8 @@ def _statements(dialect: str) -> dict[str, Executable]:
     )
     at_partition = HEADS.c.chain_partition == bindparam("p")
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return {
+    advance = update(HEADS).values(seq=bindparam("new_seq"), last_hash=bindparam("new_hash"))
+    statements: dict[str, Executable] = {
         "lock": update(HEADS)
         .where(at_partition)
         .values(seq=HEADS.c.seq)
@@ -66,15 +71,30 @@ def _statements(dialect: str) -> dict[str, Executable]:
         "insert": insert(EVENTS)
         .on_conflict_do_nothing(index_elements=["command_id", "attempt", "outcome"])
         .returning(EVENTS.c.id),
-        "advance": update(HEADS)
-        .where(at_partition)
-        .values(seq=bindparam("new_seq"), last_hash=bindparam("new_hash")),
+        "advance": advance.where(at_partition),
         "existing": select(EVENTS.c.id, EVENTS.c.event_id).where(
             EVENTS.c.command_id == bindparam("c"),
             EVENTS.c.attempt == bindparam("a"),
             EVENTS.c.outcome == bindparam("o"),
         ),
     }
+    if dialect == "postgresql":
+        # One round trip instead of two: the insert runs as a CTE and the head
+        # moves only when it inserted (a duplicate returns no row).
+        inserted = (
+            postgresql.insert(EVENTS)
+            # Prefixed names: a column name of the updated table would become a SET clause.
+            .values({c.name: bindparam(f"v_{c.name}", type_=c.type) for c in _COLUMNS})
+            .on_conflict_do_nothing(index_elements=["command_id", "attempt", "outcome"])
+            .returning(EVENTS.c.id)
+            .cte("inserted")
+        )
+        statements["insert_advance"] = (
+            advance.add_cte(inserted)
+            .where(at_partition, exists(select(inserted.c.id)))
+            .returning(select(inserted.c.id).scalar_subquery())
+        )
+    return statements
 
 
 def _as_utc(value: Any) -> datetime:
@@ -116,17 +136,21 @@ class AuditRecorder:
             prev_hash=head.last_hash,
         )
         values["row_hash"] = row_hash(self._key, values)
-        row_id = connection.execute(statements["insert"], values).scalar()
+        moved = {"p": partition, "new_seq": values["chain_seq"], "new_hash": values["row_hash"]}
+        combined = statements.get("insert_advance")
+        if combined is not None:
+            prefixed = {f"v_{name}": value for name, value in values.items()}
+            row_id = connection.execute(combined, prefixed | moved).scalar()
+        else:
+            row_id = connection.execute(statements["insert"], values).scalar()
+            if row_id is not None:
+                connection.execute(statements["advance"], moved)
         if row_id is None:
             existing = connection.execute(
                 statements["existing"],
                 {"c": values["command_id"], "a": values["attempt"], "o": values["outcome"]},
             ).one()
             return Recorded(id=existing.id, event_id=existing.event_id, duplicate=True)
-        connection.execute(
-            statements["advance"],
-            {"p": partition, "new_seq": values["chain_seq"], "new_hash": values["row_hash"]},
-        )
         return Recorded(id=int(row_id), event_id=event_id)
 
 
