@@ -52,8 +52,14 @@ def authenticate(
     now: datetime,
     max_clock_skew: timedelta = DEFAULT_MAX_CLOCK_SKEW,
     max_lifetime: timedelta = DEFAULT_MAX_LIFETIME,
+    accept_expired: bool = False,
 ) -> AuthenticatedCommand:
-    """Check the envelope text ``raw`` and return it parsed, or raise ``PluginServiceError``."""
+    """Check the envelope text ``raw`` and return it parsed, or raise ``PluginServiceError``.
+
+    ``accept_expired`` is for deliveries the worker's own scheduler made (a
+    retry or replay carrying a valid retry token): the command was on time
+    when it first arrived.
+    """
     trace = Attribution()
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
     if len(data) > MAX_ENVELOPE_BYTES:
@@ -83,7 +89,7 @@ def authenticate(
             claimed_plugin_id=claimed,
         )
     plugin = _plugin(keys, key.plugin_id, envelope.context.plugin_name, trace)
-    _check_times(envelope, now, max_clock_skew, max_lifetime, trace)
+    _check_times(envelope, now, max_clock_skew, max_lifetime, trace, accept_expired)
     return AuthenticatedCommand(envelope, plugin, trace.fields())
 
 
@@ -143,6 +149,7 @@ def _check_times(
     max_clock_skew: timedelta,
     max_lifetime: timedelta,
     trace: Attribution,
+    accept_expired: bool,
 ) -> None:
     if envelope.expires_at - envelope.issued_at > max_lifetime:
         raise trace.validation(
@@ -155,7 +162,9 @@ def _check_times(
             f"issued_at {envelope.issued_at.isoformat()} is more than {max_clock_skew} "
             f"ahead of the worker's clock ({now.isoformat()})",
         )
-    if envelope.expires_at <= now:
+    # Expiry bounds how late a plugin's command may first arrive; capgate's own
+    # scheduled retries (accept_expired, proven by a retry token) may run later.
+    if envelope.expires_at <= now and not accept_expired:
         raise trace.permission(
             "command_expired", f"command expired at {envelope.expires_at.isoformat()}"
         )

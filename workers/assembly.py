@@ -30,14 +30,19 @@ class registry_checks:  # noqa: N801 - used like a pair of functions
     def __init__(self, reader: RegistryReader) -> None:
         self._reader = reader
 
-    def authenticate(self, body: Any, now: datetime) -> CommandEnvelope:
-        """The verified envelope, or a PERMISSION/VALIDATION error."""
+    def authenticate(self, body: Any, now: datetime, *, scheduled: bool = False) -> CommandEnvelope:
+        """The verified envelope, or a PERMISSION/VALIDATION error.
+
+        ``scheduled`` deliveries (capgate's own retries) may be past expiry.
+        """
         if not isinstance(body, str | bytes):
             raise PluginServiceError.validation(
                 "envelope_not_text",
                 f"the task argument must be the envelope JSON text, not {type(body).__name__}",
             )
-        return registry_authenticate(body, keys=self._reader, now=now).envelope
+        return registry_authenticate(
+            body, keys=self._reader, now=now, accept_expired=scheduled
+        ).envelope
 
     def authorize(self, envelope: CommandEnvelope) -> Grants:
         """The capability's grants; PERMISSION if a needed scope is missing."""

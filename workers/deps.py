@@ -34,7 +34,7 @@ class Grants:
 class Authenticator(Protocol):
     """Checks the signature and identity; returns the verified envelope or raises."""
 
-    def __call__(self, body: Any, now: datetime) -> CommandEnvelope: ...
+    def __call__(self, body: Any, now: datetime, *, scheduled: bool = False) -> CommandEnvelope: ...
 
 
 class Authorizer(Protocol):

@@ -14,6 +14,7 @@ from capgate.cli.db import db
 from capgate.cli.demo import demo
 from capgate.cli.plugins import plugins
 from capgate.cli.schema import schema
+from capgate.cli.worker import pump, worker
 
 __all__ = ["cli"]
 
@@ -32,3 +33,5 @@ cli.add_command(db)
 cli.add_command(demo)
 cli.add_command(plugins)
 cli.add_command(schema)
+cli.add_command(worker)
+cli.add_command(pump)

@@ -16,7 +16,14 @@ def authenticate(work: Work, deps: PipelineDeps) -> None:
     The operation must be the one the task is named after: otherwise a plugin
     allowed to publish only to the users queue could smuggle an email there.
     """
-    envelope = deps.authenticate(work.delivery.body, work.now)
+    token = work.delivery.retry_token
+    envelope = deps.authenticate(work.delivery.body, work.now, scheduled=token is not None)
+    if token is not None and deps.tokens.attempt_of(envelope.command_id, token) is None:
+        # Only capgate's scheduler can make a token; a forged one must not
+        # let an expired command through.
+        raise PluginServiceError.permission(
+            "invalid_retry_token", "the delivery carries a retry token capgate did not issue"
+        )
     work.envelope = envelope
     # The signature is an HMAC over the whole canonical envelope: a fingerprint
     # that tells a redelivery (same bytes) from a reused command id.

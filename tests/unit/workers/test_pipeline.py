@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -185,3 +186,20 @@ def test_rate_limit_defers_without_running(world: World) -> None:
     assert [v.outcome.value for v in verdicts] == ["succeeded", "succeeded", "rate_limited"]
     assert len(calls) == 2
     assert verdicts[2].retry_at is not None
+
+
+def test_scheduled_retry_runs_after_the_command_expired(world: World, plugin: Plugin) -> None:
+    from datetime import timedelta
+
+    calls: list[int] = []
+    pipeline = world.pipeline({OP: failing("RETRYABLE", 1, calls)})
+    text = plugin.command(OP, {"user_id": "u-1"}, ttl=timedelta(seconds=1))
+    assert pipeline.run(delivery(text, OP)).kind is VerdictKind.RETRY_SCHEDULED
+    later = world.now + timedelta(minutes=5)
+    pipeline.deps = replace(pipeline.deps, clock=lambda: later)
+    assert pipeline.run(retry_delivery(world, text, 2)).kind is VerdictKind.SUCCEEDED
+    # The same expired command without capgate's token is refused.
+    forged = delivery(text, OP, retry_token="2:" + "0" * 64)
+    verdict = pipeline.run(forged)
+    assert verdict.error is not None and verdict.error.code == "invalid_retry_token"
+    assert calls == [1, 2]

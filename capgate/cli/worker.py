@@ -1,0 +1,84 @@
+"""``capgate worker`` and ``capgate pump``: run the Celery worker and the retry pump."""
+
+from __future__ import annotations
+
+import threading
+
+import click
+
+from capgate.cli.errors import settings_or_exit
+
+__all__ = ["pump", "worker"]
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option(
+    "-Q",
+    "--queues",
+    default=None,
+    help="Comma-separated queues (default: every plugin queue).",
+)
+@click.option("-c", "--concurrency", type=int, default=None, help="Worker processes.")
+@click.option("--pool", default="prefork", show_default=True, help="prefork, threads or solo.")
+@click.option(
+    "--pump/--no-pump",
+    default=True,
+    show_default=True,
+    help="Also publish due retries from this worker (run 'capgate pump' otherwise).",
+)
+@click.option("-l", "--loglevel", default="INFO", show_default=True)
+@click.option("-n", "--hostname", default=None, help="Worker node name, e.g. email@%h.")
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def worker(
+    queues: str | None,
+    concurrency: int | None,
+    pool: str,
+    pump: bool,
+    loglevel: str,
+    hostname: str | None,
+    celery_args: tuple[str, ...],
+) -> None:
+    """Start a Celery worker for capgate's commands.
+
+    The same as 'celery -A capgate.workers.main worker', plus the retry pump.
+
+    Extra arguments after '--' go to Celery unchanged.
+    """
+    from capgate.workers.celery_app import create_app, queue_names
+    from capgate.workers.service import attach_pump
+
+    settings = settings_or_exit()
+    app = create_app(settings)
+    if pump:
+        attach_pump(app, settings)
+    argv = [
+        "worker",
+        f"--loglevel={loglevel}",
+        f"--pool={pool}",
+        f"--queues={queues or ','.join(queue_names())}",
+        "-E",
+    ]
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    app.worker_main([*argv, *celery_args])
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Publish what is due now and exit.")
+def pump(once: bool) -> None:
+    """Publish scheduled retries when they fall due (run one or more beside the workers)."""
+    from capgate.workers.celery_app import create_app
+    from capgate.workers.service import make_pump
+
+    settings = settings_or_exit()
+    retry_pump = make_pump(create_app(settings), settings)
+    if once:
+        click.echo(f"published {retry_pump.run_once()}")
+        return
+    stop = threading.Event()
+    try:
+        retry_pump.run_forever(settings.pump_interval, stop)
+    except KeyboardInterrupt:
+        stop.set()

@@ -1,0 +1,97 @@
+"""Real ``capgate worker`` processes on real Redis and PostgreSQL, for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import redis
+
+CAPGATE = str(Path(sys.executable).parent / "capgate")
+
+
+def worker_env(settings: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a worker process: this one's plus CAPGATE_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAPGATE_")}
+    env.update(settings)
+    return env
+
+
+class WorkerProcess:
+    """``capgate worker`` in its own process group, with its log in a file."""
+
+    def __init__(self, env: Mapping[str, str], log: Path, *args: str) -> None:
+        self.log = log
+        self._handle = log.open("ab")
+        command = [
+            CAPGATE,
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=2",
+            "--hostname",
+            f"w{time.monotonic_ns()}@%h",
+            *args,
+        ]
+        self.process = subprocess.Popen(
+            command,
+            env=dict(env),
+            stdout=self._handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Block until Celery prints 'ready' (fails with the log if it died)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log.read_text(errors="replace")
+            if " ready." in text:
+                return
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited {self.process.returncode}:\n{text[-4000:]}")
+            time.sleep(0.2)
+        raise AssertionError(f"worker not ready in {timeout}s:\n{self.log.read_text()[-4000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and children), as a crash would."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Warm shutdown; SIGKILL if it does not stop in time."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._handle.close()
+
+
+def flush_redis(url: str) -> None:
+    """Empty one Redis database."""
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+
+
+def policies(**overrides: Any) -> str:
+    """CAPGATE_RETRY_POLICIES JSON with fast defaults for tests."""
+    default = {
+        "retryable": {
+            "retry": True,
+            "initial_ms": 300,
+            "cap_ms": 2000,
+            "max_attempts": 3,
+            "jitter": 0.1,
+        }
+    }
+    return json.dumps({"default": default, **overrides})
