@@ -92,6 +92,10 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='JSON: {"users.assign_role": "module:attribute"} replaces a handler.',
     )
+    dead_letter_hooks: list[str] = Field(
+        default_factory=list,
+        description='JSON list of "module:attribute" callables run when a command dies.',
+    )
     secret: SecretStr = Field(
         default=SecretStr(DEV_SECRET),
         description="Server secret: encrypts signing keys and provider secrets at rest.",

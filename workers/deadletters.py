@@ -12,14 +12,20 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from capgate.audit.events import AuditEvent, Outcome
 from capgate.contracts.errors import PluginServiceError
 from capgate.workers.tables import CommandRow, DeadLetterRow, ScheduledRetryRow
 
-__all__ = ["list_dead_letters", "purge_dead_letters", "replay_dead_letter"]
+__all__ = [
+    "count_dead_letters",
+    "get_dead_letter",
+    "list_dead_letters",
+    "purge_dead_letters",
+    "replay_dead_letter",
+]
 
 AuditWriter = Callable[[Session, AuditEvent], object]
 
@@ -34,8 +40,17 @@ def list_dead_letters(
     return session.scalars(stmt).all()
 
 
-def _get(session: Session, dead_letter_id: int) -> DeadLetterRow:
-    row = session.get(DeadLetterRow, dead_letter_id, with_for_update=True)
+def count_dead_letters(session: Session, *, before: datetime | None = None) -> int:
+    """How many dead letters :func:`purge_dead_letters` would delete."""
+    stmt = select(func.count()).select_from(DeadLetterRow)
+    if before is not None:
+        stmt = stmt.where(DeadLetterRow.died_at < before)
+    return int(session.scalar(stmt) or 0)
+
+
+def get_dead_letter(session: Session, dead_letter_id: int, *, lock: bool = False) -> DeadLetterRow:
+    """One dead letter; NOT_FOUND (``dead_letter_not_found``) if there is none."""
+    row = session.get(DeadLetterRow, dead_letter_id, with_for_update=lock)
     if row is None:
         raise PluginServiceError.not_found(
             "dead_letter_not_found", f"no dead letter {dead_letter_id}"
@@ -53,7 +68,7 @@ def replay_dead_letter(
     reason: str | None = None,
 ) -> DeadLetterRow:
     """Schedule a new attempt series for a dead command (in ``session``'s transaction)."""
-    dead = _get(session, dead_letter_id)
+    dead = get_dead_letter(session, dead_letter_id, lock=True)
     if dead.status != "dead":
         raise PluginServiceError.validation(
             "dead_letter_replayed", f"dead letter {dead_letter_id} was already {dead.status}"

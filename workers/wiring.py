@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import redis
 
 from capgate.adapters.composition import build_handlers, load_overrides
 from capgate.bootstrap import bootstrap
 from capgate.settings import Settings
 from capgate.workers.assembly import build_pipeline
+from capgate.workers.deps import DeadLetterHook
 from capgate.workers.pipeline import Pipeline
 from capgate.workers.policy import PolicyBook
 from capgate.workers.ratelimit import LimitStore, RedisLimitStore
 
-__all__ = ["policy_book", "production_pipeline"]
+__all__ = ["dead_letter_hooks", "policy_book", "production_pipeline"]
 
 
 def policy_book(settings: Settings) -> PolicyBook:
     """The retry policies, with the overrides from ``CAPGATE_RETRY_POLICIES``."""
     return PolicyBook.model_validate(settings.retry_policies or {})
+
+
+def dead_letter_hooks(settings: Settings) -> tuple[DeadLetterHook, ...]:
+    """The callables named in ``CAPGATE_DEAD_LETTER_HOOKS``, in order."""
+    # load_overrides already resolves and checks "module:attribute"; its keys
+    # only label error messages, so each hook is labelled by its position.
+    labels = {
+        f"CAPGATE_DEAD_LETTER_HOOKS[{i}]": t for i, t in enumerate(settings.dead_letter_hooks)
+    }
+    return tuple(cast(DeadLetterHook, hook) for hook in load_overrides(labels).values())
 
 
 def production_pipeline(settings: Settings, limiter: LimitStore | None = None) -> Pipeline:
@@ -42,5 +55,6 @@ def production_pipeline(settings: Settings, limiter: LimitStore | None = None) -
         limiter=limiter,
         handlers=handlers,
         policies=policy_book(settings),
+        hooks=dead_letter_hooks(settings),
         grant_cache_ttl=settings.grant_cache_ttl,
     )

@@ -11,6 +11,7 @@ import click
 from capgate import __version__
 from capgate.cli.audit import audit
 from capgate.cli.db import db
+from capgate.cli.deadletters import dead_letters
 from capgate.cli.demo import demo
 from capgate.cli.plugins import plugins
 from capgate.cli.schema import schema
@@ -30,6 +31,7 @@ def cli() -> None:
 
 cli.add_command(audit)
 cli.add_command(db)
+cli.add_command(dead_letters)
 cli.add_command(demo)
 cli.add_command(plugins)
 cli.add_command(schema)
