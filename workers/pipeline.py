@@ -62,7 +62,7 @@ class Pipeline:
                     step(work, self.deps)
                 return self._execute(work)
             except PluginServiceError as error:
-                return settle_failure(work, self.deps, error, unexpected=False)
+                return self._settle(work, error, unexpected=False)
             except (DBAPIError, AuditWriteError):
                 raise
             except Exception as exc:
@@ -71,9 +71,19 @@ class Pipeline:
                     "unexpected_error",
                     sanitize_error(f"{type(exc).__name__}: {exc}") or type(exc).__name__,
                 )
-                return settle_failure(work, self.deps, wrapped, unexpected=True)
+                return self._settle(work, wrapped, unexpected=True)
         except (DBAPIError, AuditWriteError) as exc:
             raise StoreUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
+
+    def _settle(self, work: Work, error: PluginServiceError, *, unexpected: bool) -> Verdict:
+        """Record the failure; if even that fails, nothing may be acknowledged."""
+        try:
+            return settle_failure(work, self.deps, error, unexpected=unexpected)
+        except (DBAPIError, AuditWriteError):
+            raise
+        except Exception as exc:
+            log.exception("could not record the outcome of %s", work.command_id)
+            raise StoreUnavailableError(f"outcome not recorded: {type(exc).__name__}") from exc
 
     def _execute(self, work: Work) -> Verdict:
         deps = self.deps

@@ -29,16 +29,18 @@ def schedule_retry(session: Session, work: Work, delay_ms: int, now: datetime) -
     """Schedule the next attempt of this command ``delay_ms`` from ``now``."""
     assert work.envelope is not None and work.spec is not None
     due = now + timedelta(milliseconds=delay_ms)
-    row = session.get(ScheduledRetryRow, work.envelope.command_id)
-    if row is None:
-        row = ScheduledRetryRow(command_id=work.envelope.command_id, created_at=now)
-        session.add(row)
-    row.attempt = work.attempt + 1
-    row.due_at = due
-    row.task_name = work.spec.task_name
-    row.queue = work.spec.queue
-    row.task_id = work.delivery.task_id
-    row.envelope = _envelope_text(work)
+    session.merge(
+        ScheduledRetryRow(
+            command_id=work.envelope.command_id,
+            attempt=work.attempt + 1,
+            due_at=due,
+            task_name=work.spec.task_name,
+            queue=work.spec.queue,
+            task_id=work.delivery.task_id,
+            envelope=_envelope_text(work),
+            created_at=now,
+        )
+    )
     return due
 
 

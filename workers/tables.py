@@ -64,8 +64,10 @@ class ScheduledRetryRow(Base):
     __tablename__ = "scheduled_retries"
     __table_args__ = (Index("ix_scheduled_retries_due_at", "due_at"),)
 
+    # One row per (command, attempt): the pump deleting a published attempt
+    # can never remove the next attempt a worker has just scheduled.
     command_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    attempt: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime())
     task_name: Mapped[str] = mapped_column(String(128))
     queue: Mapped[str] = mapped_column(String(128))

@@ -159,7 +159,7 @@ def replay_command(dead_letter_id: int, actor: str | None, reason: str | None, y
     """
     from capgate.database import utcnow
     from capgate.workers.deadletters import replay_dead_letter
-    from capgate.workers.tables import ScheduledRetryRow
+    from capgate.workers.tables import CommandRow
 
     if not yes:
         click.confirm(f"Replay dead letter {dead_letter_id}?", abort=True)
@@ -172,8 +172,9 @@ def replay_command(dead_letter_id: int, actor: str | None, reason: str | None, y
             audit=recorder.record,
             reason=reason,
         )
-        scheduled = session.get(ScheduledRetryRow, dead.command_id)
-        attempt = scheduled.attempt if scheduled is not None else "?"
+        # The replay starts a new series: its first attempt is series_start.
+        command = session.get(CommandRow, dead.command_id)
+        attempt = command.series_start if command is not None else "?"
         command_id, operation = dead.command_id, dead.operation
     click.echo(
         f"replayed dead letter {dead_letter_id}: {operation} {command_id}, "

@@ -31,7 +31,9 @@ def _line(values: tuple[object, ...]) -> str:
 
 
 @click.command()
-@click.option("--timeout", default=25.0, show_default=True, help="Seconds to wait for settling.")
+@click.option(
+    "--timeout", default=60.0, show_default=True, help="Most seconds to wait for settling."
+)
 def demo(timeout: float) -> None:
     """Run sample plugins through the real pipeline and print the audit trail.
 

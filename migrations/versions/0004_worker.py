@@ -51,7 +51,7 @@ def upgrade() -> None:
     op.create_table(
         "scheduled_retries",
         sa.Column("command_id", sa.String(128), primary_key=True),
-        sa.Column("attempt", sa.Integer, nullable=False),
+        sa.Column("attempt", sa.Integer, primary_key=True),
         sa.Column("due_at", _TS, nullable=False),
         sa.Column("task_name", sa.String(128), nullable=False),
         sa.Column("queue", sa.String(128), nullable=False),

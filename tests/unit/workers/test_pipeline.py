@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -202,4 +203,30 @@ def test_scheduled_retry_runs_after_the_command_expired(world: World, plugin: Pl
     forged = delivery(text, OP, retry_token="2:" + "0" * 64)
     verdict = pipeline.run(forged)
     assert verdict.error is not None and verdict.error.code == "invalid_retry_token"
+    assert calls == [1, 2]
+
+
+def test_pump_removing_a_published_attempt_keeps_the_next_one(world: World, plugin: Plugin) -> None:
+    from capgate.workers.pump import RetryPump
+
+    calls: list[int] = []
+    pipeline = world.pipeline({OP: failing("RETRYABLE", 2, calls)})
+    text = plugin.command(OP, {"user_id": "u-1"})
+    pipeline.run(delivery(text, OP))
+
+    # The worker runs attempt 2 (and schedules attempt 3) before the pump's
+    # transaction that published attempt 2 has deleted its row.
+    def publish_and_run_at_once(row: ScheduledRetryRow, token: str) -> None:
+        pipeline.run(delivery(row.envelope, OP, retry_token=token))
+
+    pump = RetryPump(
+        world.runtime.sessions,
+        publish_and_run_at_once,
+        RetryTokens(SECRET),
+        clock=lambda: world.now + timedelta(hours=1),
+    )
+    assert pump.run_once() == 1
+    with world.runtime.sessions() as session:
+        remaining = [r.attempt for r in session.scalars(select(ScheduledRetryRow))]
+    assert remaining == [3]
     assert calls == [1, 2]
