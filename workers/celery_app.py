@@ -2,8 +2,10 @@
 
 ``create_app(settings)`` configures Celery and registers one task per
 operation, named ``capgate.<operation>`` on the queue ``capgate.<service>``.
-The pipeline is built lazily, once per worker process (after the fork), so
-no connection is opened at import time or shared across processes.
+Only those tasks are registered (Celery's built-in canvas tasks are
+removed), so a plugin message can reach nothing else. The pipeline is built
+lazily, once per worker process (after the fork), so no connection is opened
+at import time or shared across processes.
 """
 
 from __future__ import annotations
@@ -72,4 +74,17 @@ def create_app(settings: Settings, *, main: str = "capgate") -> Celery:
     app.conf.capgate_settings = settings
     for spec in CATALOG.values():
         app.task(name=spec.task_name, base=CommandTask, bind=True)(run_command)
+    _drop_builtin_tasks(app)
     return app
+
+
+def _drop_builtin_tasks(app: Celery) -> None:
+    """Unregister Celery's canvas tasks (``celery.group``, ``celery.map``, ...).
+
+    A worker runs whatever registered task a message names, whichever queue it
+    came from; these would let a plugin make the worker publish to any queue
+    (the internal one included). capgate never uses them, so a message naming
+    one is an unregistered task: logged, rejected and dropped (docs/broker-acl.md).
+    """
+    for name in [name for name in app.tasks if not name.startswith("capgate.")]:
+        app.tasks.unregister(name)

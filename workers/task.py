@@ -6,6 +6,12 @@ the message is acknowledged; the retry pump publishes the next attempt when
 due); a failure raises the ``PluginServiceError`` (state FAILURE). If the
 audit row could not be committed the message is *not* acknowledged: it is
 rejected back to the queue after a short pause, so nothing runs unaudited.
+
+A message carrying a workflow (callbacks, errbacks, a chain or a chord) is
+refused: those would make the worker publish tasks the plugin chose, to
+queues it chose. They are removed from the request before anything else,
+and the command is authenticated (for attribution) and then failed with
+VALIDATION ``workflow_not_allowed`` without running.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ from celery import Task
 from celery.exceptions import Reject, Retry
 
 from capgate.contracts.errors import PluginServiceError
+from capgate.workers.deps import PipelineDeps
 from capgate.workers.pipeline import Pipeline, StoreUnavailableError
+from capgate.workers.steps.attempts import place_attempt
+from capgate.workers.steps.authenticate import authenticate
 from capgate.workers.tokens import RETRY_HEADER
-from capgate.workers.work import Delivery, Verdict, VerdictKind
+from capgate.workers.work import Delivery, Verdict, VerdictKind, Work
 
 __all__ = ["CommandTask", "PipelineFactory", "run_command", "verdict_result"]
 
@@ -32,6 +41,9 @@ PipelineFactory = Callable[[Any], Pipeline]
 """Builds the pipeline from the app's settings (``app.conf.capgate_pipeline_factory``)."""
 
 _STORE_PAUSE_SECONDS = 2.0
+
+WORKFLOW_FIELDS = ("callbacks", "errbacks", "chain", "chord")
+"""Request fields through which a message asks the worker to run more tasks."""
 
 
 class CommandTask(Task[Any, Any]):
@@ -78,9 +90,35 @@ def verdict_result(verdict: Verdict) -> dict[str, Any]:
     }
 
 
+def strip_workflow(request: Any) -> tuple[str, ...]:
+    """Clear the workflow fields of a Celery request; returns those that were set.
+
+    Celery reads them from the request after the task returns or fails, so
+    clearing them here means no callback, errback, chain step or chord
+    part is ever dispatched for this message.
+    """
+    found = tuple(name for name in WORKFLOW_FIELDS if getattr(request, name, None))
+    for name in found:
+        setattr(request, name, None)
+    return found
+
+
+def refuse_workflow(fields: tuple[str, ...]) -> Callable[[Work, PipelineDeps], None]:
+    """A pipeline step that fails the command because it carried ``fields``."""
+
+    def refuse(work: Work, deps: PipelineDeps) -> None:
+        raise PluginServiceError.validation(
+            "workflow_not_allowed",
+            f"commands may not carry {', '.join(fields)}; publish each command on its own",
+        )
+
+    return refuse
+
+
 def run_command(self: CommandTask, envelope: Any = None, *args: Any, **kwargs: Any) -> Any:
     """Run one command through the pipeline (the body of every command task)."""
     request = self.request
+    workflow = strip_workflow(request)
     delivery_info = request.delivery_info or {}
     headers = request.headers or {}
     delivery = Delivery(
@@ -91,8 +129,13 @@ def run_command(self: CommandTask, envelope: Any = None, *args: Any, **kwargs: A
         redelivered=bool(delivery_info.get("redelivered")),
         worker_host=request.hostname,
     )
+    pipeline = self.pipeline
+    if workflow:
+        # Authenticate first so the refusal is audited against its plugin.
+        steps = (authenticate, place_attempt, refuse_workflow(workflow))
+        pipeline = Pipeline(pipeline.deps, steps)
     try:
-        verdict = self.pipeline.run(delivery)
+        verdict = pipeline.run(delivery)
     except StoreUnavailableError as exc:
         # Nothing was recorded: give the message back, after a pause so an
         # outage does not become a hot loop.

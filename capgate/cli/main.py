@@ -15,6 +15,7 @@ from capgate.cli.deadletters import dead_letters
 from capgate.cli.demo import demo
 from capgate.cli.plugins import plugins
 from capgate.cli.schema import schema
+from capgate.cli.send import send
 from capgate.cli.worker import pump, worker
 
 __all__ = ["cli"]
@@ -35,5 +36,6 @@ cli.add_command(dead_letters)
 cli.add_command(demo)
 cli.add_command(plugins)
 cli.add_command(schema)
+cli.add_command(send)
 cli.add_command(worker)
 cli.add_command(pump)
