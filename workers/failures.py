@@ -25,7 +25,9 @@ __all__ = ["settle_failure"]
 
 log = logging.getLogger(__name__)
 
-_REJECTING_CODES = frozenset({"replayed_command", "command_id_reused", "unknown_retry"})
+_REJECTING_CODES = frozenset(
+    {"replayed_command", "command_id_reused", "unknown_retry", "workflow_not_allowed"}
+)
 
 
 def _outcome(work: Work, error: PluginServiceError, decision: Decision) -> Outcome:

@@ -229,6 +229,6 @@ def test_a_command_with_callbacks_is_refused_audited_and_dispatches_nothing(
     broker.lpush(QUEUE, message("capgate.users.revoke_sessions", command_id, body))
     result = stored_result(results, command_id)
     assert result["status"] == "FAILURE"
-    assert audit_rows(world, command_id) == [(1, "failed", "workflow_not_allowed")]
+    assert audit_rows(world, command_id) == [(1, "rejected", "workflow_not_allowed")]
     assert broker.llen("capgate.internal") == 0
     assert broker.llen(QUEUE) == 0

@@ -62,7 +62,11 @@ def test_a_command_carrying_a_workflow_is_refused_audited_and_stripped(
     assert getattr(request, field) is None
     with world.runtime.sessions() as session:
         row = session.scalars(select(AuditEventRow).where(AuditEventRow.operation == OP)).one()
-    assert (row.plugin_name, row.error_code) == ("alpha", "workflow_not_allowed")
+    assert (row.plugin_name, row.error_code, row.outcome) == (
+        "alpha",
+        "workflow_not_allowed",
+        "rejected",
+    )
 
 
 def test_a_plain_command_still_runs(world: World) -> None:
