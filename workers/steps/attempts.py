@@ -10,6 +10,7 @@ from __future__ import annotations
 from capgate.contracts.errors import PluginServiceError
 from capgate.database import unit_of_work
 from capgate.workers.deps import PipelineDeps
+from capgate.workers.steps.record import save_command
 from capgate.workers.tables import CommandRow
 from capgate.workers.work import Work
 
@@ -70,28 +71,9 @@ def _count_delivery(work: Work, deps: PipelineDeps) -> None:
     assert work.envelope is not None
     with unit_of_work(deps.sessions) as session:
         row = session.get(CommandRow, work.envelope.command_id, with_for_update=True)
-        if row is None:
-            row = CommandRow(
-                command_id=work.envelope.command_id,
-                plugin_id=work.envelope.context.plugin_id,
-                operation=work.envelope.operation,
-                fingerprint=work.fingerprint,
-                status="delivering",
-                attempt=work.attempt,
-                failures=work.failures,
-                series_start=work.series_start,
-                deliveries=1,
-                deferred_ms=work.deferred_ms,
-                task_id=work.delivery.task_id,
-                history=work.history,
-                created_at=work.now,
-                updated_at=work.now,
-            )
-            session.add(row)
-        row.deliveries += 1
-        row.status = "delivering"
-        row.attempt = work.attempt
-        row.updated_at = work.now
+        previous = row.deliveries if row is not None else 1
+        row = save_command(session, work, "delivering", work.now)
+        row.deliveries = previous + 1
         deliveries = row.deliveries
     work.known_command = True
     if deliveries > deps.max_deliveries:

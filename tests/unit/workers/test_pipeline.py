@@ -230,3 +230,20 @@ def test_pump_removing_a_published_attempt_keeps_the_next_one(world: World, plug
         remaining = [r.attempt for r in session.scalars(select(ScheduledRetryRow))]
     assert remaining == [3]
     assert calls == [1, 2]
+
+
+def test_a_message_redelivered_too_often_is_dead_lettered_without_running(
+    world: World, plugin: Plugin
+) -> None:
+    calls: list[Invocation] = []
+    pipeline = world.pipeline({OP: recording_handler(calls)})
+    pipeline.deps = replace(pipeline.deps, max_deliveries=2)
+    text = plugin.command(OP, {"user_id": "u-1"})
+    # A worker died twice in the middle of attempt 1: each restart redelivers.
+    assert pipeline.run(delivery(text, OP, redelivered=True)).kind is VerdictKind.SUCCEEDED
+    second = plugin.command(OP, {"user_id": "u-2"})
+    pipeline.deps = replace(pipeline.deps, max_deliveries=1)
+    verdict = pipeline.run(delivery(second, OP, redelivered=True))
+    assert verdict.outcome.value == "dead_lettered"
+    assert verdict.error is not None and verdict.error.code == "redelivery_limit"
+    assert len(calls) == 1
