@@ -11,6 +11,7 @@ from capgate.bootstrap import bootstrap
 from capgate.settings import Settings
 from capgate.workers.assembly import build_pipeline
 from capgate.workers.deps import DeadLetterHook
+from capgate.workers.observe import observe_pipeline
 from capgate.workers.pipeline import Pipeline
 from capgate.workers.policy import PolicyBook
 from capgate.workers.ratelimit import LimitStore, RedisLimitStore
@@ -50,11 +51,14 @@ def production_pipeline(settings: Settings, limiter: LimitStore | None = None) -
         admin_capabilities=settings.admin_capabilities,
         overrides=load_overrides(settings.adapter_overrides),
     )
-    return build_pipeline(
-        runtime,
-        limiter=limiter,
-        handlers=handlers,
-        policies=policy_book(settings),
-        hooks=dead_letter_hooks(settings),
-        grant_cache_ttl=settings.grant_cache_ttl,
+    # Observed: each committed audit row also moves the metrics and logs one line.
+    return observe_pipeline(
+        build_pipeline(
+            runtime,
+            limiter=limiter,
+            handlers=handlers,
+            policies=policy_book(settings),
+            hooks=dead_letter_hooks(settings),
+            grant_cache_ttl=settings.grant_cache_ttl,
+        )
     )

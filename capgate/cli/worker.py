@@ -7,6 +7,7 @@ import threading
 import click
 
 from capgate.cli.errors import settings_or_exit
+from capgate.cli.observability import metrics_options, start_observability
 
 __all__ = ["pump", "worker"]
 
@@ -28,6 +29,7 @@ __all__ = ["pump", "worker"]
 )
 @click.option("-l", "--loglevel", default="INFO", show_default=True)
 @click.option("-n", "--hostname", default=None, help="Worker node name, e.g. email@%h.")
+@metrics_options
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
 def worker(
     queues: str | None,
@@ -36,14 +38,20 @@ def worker(
     pump: bool,
     loglevel: str,
     hostname: str | None,
+    metrics_port: int | None,
+    metrics_address: str,
+    log_format: str,
     celery_args: tuple[str, ...],
 ) -> None:
     """Start a Celery worker for capgate's commands.
 
-    The same as 'celery -A capgate.workers.main worker', plus the retry pump.
+    The same as 'celery -A capgate.workers.main worker', plus the retry pump,
+    JSON log lines when not on a terminal, and optional Prometheus metrics.
 
     Extra arguments after '--' go to Celery unchanged.
     """
+    # First: metrics must be set up before anything imports prometheus_client.
+    start_observability(metrics_port, metrics_address, log_format, loglevel)
     from capgate.workers.celery_app import create_app, queue_names
     from capgate.workers.service import attach_pump
 
