@@ -13,6 +13,7 @@ from capgate.cli.audit import audit
 from capgate.cli.db import db
 from capgate.cli.deadletters import dead_letters
 from capgate.cli.demo import demo
+from capgate.cli.health import health
 from capgate.cli.plugins import plugins
 from capgate.cli.schema import schema
 from capgate.cli.send import send
@@ -34,6 +35,7 @@ cli.add_command(audit)
 cli.add_command(db)
 cli.add_command(dead_letters)
 cli.add_command(demo)
+cli.add_command(health)
 cli.add_command(plugins)
 cli.add_command(schema)
 cli.add_command(send)
