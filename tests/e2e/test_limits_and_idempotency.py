@@ -47,7 +47,7 @@ def test_a_burst_over_the_grant_runs_three_and_reserves_later_slots(
     plugin = world.add_plugin(name(), "admin", {"users:write": "3/minute"})
     client = client_for(plugin, e2e_settings)
     ids = [client.send("users.activate", {"user_id": "u-carol"}).command_id for _ in range(5)]
-    rows = wait_for(lambda: r if len(r := delays(world, ids)) == 5 else None, 30)
+    rows = wait_for(lambda: r if len(r := delays(world, ids)) == 5 else [], 30)
 
     assert sorted(outcome for outcome, _ in rows) == ["rate_limited"] * 2 + ["succeeded"] * 3
     waits = sorted(delay or 0 for outcome, delay in rows if outcome == "rate_limited")

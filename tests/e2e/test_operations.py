@@ -55,12 +55,14 @@ class Calls:
     def __init__(self) -> None:
         self.done: dict[str, str] = {}  # command id -> operation
 
-    def call(self, client: PluginClient, operation: str, payload: dict[str, Any]) -> Any:
+    def call(self, client: PluginClient, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
         handle = client.send(operation, payload)
         self.done[handle.command_id] = operation
         return handle.result(timeout=30)
 
-    def refused(self, client: PluginClient, operation: str, payload: dict[str, Any]) -> Any:
+    def refused(
+        self, client: PluginClient, operation: str, payload: dict[str, Any]
+    ) -> tuple[str, PluginServiceError]:
         handle = client.send(operation, payload)
         with pytest.raises(PluginServiceError) as caught:
             handle.result(timeout=30)
@@ -200,11 +202,11 @@ def _toggles(calls: Calls, owner: PluginClient, world: World) -> None:
         off = calls.call(owner, f"{service}.disable", payload)
         assert off == {"resource_id": resource_id, "enabled": False, "changed": True}
         with world.runtime.sessions() as session:
-            assert session.get(model, resource_id).enabled is False
+            assert session.scalar(select(model.enabled).where(model.id == resource_id)) is False
         on = calls.call(owner, f"{service}.enable", payload)
         assert on == {"resource_id": resource_id, "enabled": True, "changed": True}
         with world.runtime.sessions() as session:
-            assert session.get(model, resource_id).enabled is True
+            assert session.scalar(select(model.enabled).where(model.id == resource_id)) is True
             actions = session.scalars(
                 select(ChangeLogEntry.action)
                 .where(ChangeLogEntry.resource_type == RESOURCE_TYPES[service])
