@@ -7,16 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from capgate.adapters.seed import seed_demo_data
-from capgate.database import unit_of_work
-from tests.conftest import _reset_postgres
-from tests.e2e.workers import flush_redis, policies
+from tests.e2e.workers import WorkerProcess, flush_redis, policies, worker_env
+from tests.support.ops import seeded_world
 from tests.support.world import SECRET, World
 
 
-@pytest.fixture
-def e2e_settings(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """CAPGATE_* settings shared by the test process and its workers."""
+def settings_for(postgres_url: str, redis_url: str, folder: Path) -> dict[str, str]:
+    """CAPGATE_* settings of a test world, with its Redis databases (11-13) emptied."""
     base = redis_url.rstrip("/")
     settings = {
         "CAPGATE_DATABASE_URL": postgres_url,
@@ -29,21 +26,31 @@ def e2e_settings(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[
         "CAPGATE_TASK_TIME_LIMIT": "10",
         "CAPGATE_PUMP_INTERVAL": "0.2",
         "CAPGATE_RETRY_POLICIES": policies(),
-        "CAPGATE_EML_FOLDER": str(tmp_path / "outbox"),
-        "CAPGATE_STORAGE_ROOT": str(tmp_path / "storage"),
+        "CAPGATE_EML_FOLDER": str(folder / "outbox"),
+        "CAPGATE_STORAGE_ROOT": str(folder / "storage"),
     }
     for name in ("CAPGATE_BROKER_URL", "CAPGATE_RESULT_BACKEND", "CAPGATE_RATE_LIMIT_URL"):
         flush_redis(settings[name])
-    yield settings
+    return settings
+
+
+@pytest.fixture
+def e2e_settings(postgres_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
+    """CAPGATE_* settings shared by the test process and its workers."""
+    return settings_for(postgres_url, redis_url, tmp_path)
 
 
 @pytest.fixture
 def world(e2e_settings: dict[str, str]) -> Iterator[World]:
     """The test's view of the same database the workers use (migrated, seeded)."""
-    world = World.create(e2e_settings["CAPGATE_DATABASE_URL"])
-    with unit_of_work(world.runtime.sessions) as session:
-        seed_demo_data(session)
-    yield world
-    # Leave the shared session database empty for the next test.
-    _reset_postgres(world.runtime.engine)
-    world.runtime.close()
+    with seeded_world(e2e_settings["CAPGATE_DATABASE_URL"]) as world:
+        yield world
+
+
+@pytest.fixture
+def worker(e2e_settings: dict[str, str], tmp_path: Path, world: World) -> Iterator[WorkerProcess]:
+    """One ``capgate worker`` process on the test's database and Redis."""
+    process = WorkerProcess(worker_env(e2e_settings), tmp_path / "worker.log")
+    process.wait_ready()
+    yield process
+    process.stop()

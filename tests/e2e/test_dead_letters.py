@@ -9,8 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from capgate.workers.tables import DeadLetterRow
-from tests.e2e.test_worker_pipeline import _wait_for, audit_rows, client_for, name
-from tests.e2e.workers import CAPGATE, WorkerProcess, worker_env
+from tests.e2e.workers import (
+    CAPGATE,
+    WorkerProcess,
+    audit_rows,
+    client_for,
+    name,
+    wait_for,
+    worker_env,
+)
 from tests.support.services import free_port
 from tests.support.smtp_server import SmtpTestServer
 from tests.support.world import World
@@ -41,7 +48,7 @@ def test_exhausted_email_is_replayed_from_the_cli_and_delivered_once(
         )
         handle = client.send("email.send", {"to": ["bob@example.com"], "subject": "s", "text": "x"})
         # max_attempts=3 with sub-second waits (tests/e2e/workers.py policies()).
-        [dead_id] = _wait_for(lambda: dead_letter_ids(world, handle.command_id), 60)
+        [dead_id] = wait_for(lambda: dead_letter_ids(world, handle.command_id), 60)
         listed = subprocess.run(
             [CAPGATE, "dead-letters", "list"], env=env, capture_output=True, text=True, check=True
         )
@@ -51,7 +58,7 @@ def test_exhausted_email_is_replayed_from_the_cli_and_delivered_once(
             replay = [CAPGATE, "dead-letters", "replay", str(dead_id), "--yes", "--actor", "ops"]
             done = subprocess.run(replay, env=env, capture_output=True, text=True, timeout=60)
             assert done.returncode == 0, done.stderr
-            _wait_for(lambda: audit_rows(world, handle.command_id)[-1][1] == "succeeded", 60)
+            wait_for(lambda: audit_rows(world, handle.command_id)[-1][1] == "succeeded", 60)
         finally:
             server.stop()
     finally:

@@ -2,61 +2,31 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from capgate.audit.schema import AuditEventRow
-from capgate.contracts.client import PluginClient, PluginCredentials
 from capgate.contracts.errors import PluginServiceError
 from capgate.workers.tables import CommandRow
-from tests.e2e.workers import WorkerProcess, worker_env
+from tests.e2e.conftest import worker
+from tests.e2e.workers import (
+    WorkerProcess,
+    audit_rows,
+    client_for,
+    name,
+    wait_for,
+    worker_env,
+)
 from tests.support.services import free_port
 from tests.support.smtp_server import SmtpTestServer
-from tests.support.world import Plugin, World
+from tests.support.world import World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
-
-def client_for(plugin: Plugin, settings: dict[str, str]) -> PluginClient:
-    creds = PluginCredentials(
-        plugin.key.plugin_name,
-        plugin.key.plugin_id,
-        plugin.capability_id,
-        plugin.capability_key,
-        plugin.key.key_id,
-        plugin.key.secret,
-    )
-    return PluginClient(
-        creds,
-        broker_url=settings["CAPGATE_BROKER_URL"],
-        result_backend=settings["CAPGATE_RESULT_BACKEND"],
-    )
-
-
-def audit_rows(world: World, command_id: str) -> list[tuple[int, str, str | None]]:
-    with world.runtime.sessions() as session:
-        stmt = (
-            select(AuditEventRow)
-            .where(AuditEventRow.command_id == command_id)
-            .order_by(AuditEventRow.id)
-        )
-        return [(r.attempt, r.outcome, r.error_code) for r in session.scalars(stmt)]
-
-
-@pytest.fixture
-def worker(e2e_settings: dict[str, str], tmp_path: Path, world: World) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(worker_env(e2e_settings), tmp_path / "worker.log")
-    process.wait_ready()
-    yield process
-    process.stop()
-
-
-def name() -> str:
-    return f"p{uuid.uuid4().hex[:8]}"
+# Older e2e modules import these helpers from here; they now live in
+# tests/e2e/workers.py (and the fixture in conftest.py).
+__all__ = ["_wait_for", "audit_rows", "client_for", "name", "worker"]
+_wait_for = wait_for
 
 
 def test_database_operation_succeeds_and_is_audited(
@@ -98,7 +68,7 @@ def test_retry_after_a_wait_longer_than_the_visibility_timeout_runs_once_per_att
     handle = client.send("email.send", {"to": ["bob@example.com"], "subject": "hi", "text": "x"})
     server = SmtpTestServer(port)
     # Nothing listens yet: attempt 1 fails RETRYABLE (connection refused).
-    deadline_rows = _wait_for(lambda: audit_rows(world, handle.command_id), 30)
+    deadline_rows = wait_for(lambda: audit_rows(world, handle.command_id), 30)
     assert deadline_rows[0][:2] == (1, "retry_scheduled")
     server.start()
     try:
@@ -108,18 +78,6 @@ def test_retry_after_a_wait_longer_than_the_visibility_timeout_runs_once_per_att
     rows = audit_rows(world, handle.command_id)
     assert [r[:2] for r in rows] == [(1, "retry_scheduled"), (2, "succeeded")]
     assert len(server.received) == 1
-
-
-def _wait_for(read, timeout: float):  # type: ignore[no-untyped-def]
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = read()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("nothing happened in time")
 
 
 def test_worker_killed_mid_command_is_redelivered_and_completes_once(
@@ -138,7 +96,7 @@ def test_worker_killed_mid_command_is_redelivered_and_completes_once(
             "email.register_provider", {"name": "relay", "kind": "smtp", "config": smtp}, timeout=30
         )
         handle = client.send("email.send", {"to": ["bob@example.com"], "subject": "s", "text": "x"})
-        _wait_for(lambda: "capgate.email.send" in first.log.read_text(), 30)
+        wait_for(lambda: "capgate.email.send" in first.log.read_text(), 30)
         import time
 
         time.sleep(1.0)

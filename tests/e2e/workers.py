@@ -1,4 +1,8 @@
-"""Real ``capgate worker`` processes on real Redis and PostgreSQL, for end-to-end tests."""
+"""Real ``capgate worker`` processes on real Redis and PostgreSQL, for end-to-end tests.
+
+Also the plugin side of those tests: a client for a registered plugin, the
+audit rows of a command, and polling until something happened.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
+from sqlalchemy import select
+
+from capgate.audit.schema import AuditEventRow
+from capgate.contracts.client import PluginClient, PluginCredentials
+from tests.support.world import Plugin, World
+
+T = TypeVar("T")
 
 CAPGATE = str(Path(sys.executable).parent / "capgate")
 
@@ -95,3 +107,47 @@ def policies(**overrides: Any) -> str:
         }
     }
     return json.dumps({"default": default, **overrides})
+
+
+def name() -> str:
+    """A fresh plugin name, so tests sharing a database never collide."""
+    return f"p{uuid.uuid4().hex[:8]}"
+
+
+def client_for(plugin: Plugin, settings: Mapping[str, str]) -> PluginClient:
+    """A plugin client signing with ``plugin``'s key, on the test broker."""
+    creds = PluginCredentials(
+        plugin.key.plugin_name,
+        plugin.key.plugin_id,
+        plugin.capability_id,
+        plugin.capability_key,
+        plugin.key.key_id,
+        plugin.key.secret,
+    )
+    return PluginClient(
+        creds,
+        broker_url=settings["CAPGATE_BROKER_URL"],
+        result_backend=settings["CAPGATE_RESULT_BACKEND"],
+    )
+
+
+def audit_rows(world: World, command_id: str) -> list[tuple[int, str, str | None]]:
+    """(attempt, outcome, error code) of each audit row of ``command_id``, oldest first."""
+    with world.runtime.sessions() as session:
+        stmt = (
+            select(AuditEventRow)
+            .where(AuditEventRow.command_id == command_id)
+            .order_by(AuditEventRow.id)
+        )
+        return [(r.attempt, r.outcome, r.error_code) for r in session.scalars(stmt)]
+
+
+def wait_for(read: Callable[[], T], timeout: float) -> T:
+    """Call ``read`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = read()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("nothing happened in time")

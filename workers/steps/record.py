@@ -64,8 +64,11 @@ def audit_event(
     if work.spec is not None:
         fields["service_key"] = work.spec.service_key.value
     denied = work.denied
+    granted = work.granted
     if error is not None and error.details.get("denied"):
         denied = tuple(str(s) for s in error.details["denied"])
+        # The authorizer raised before the step could keep what was granted.
+        granted = tuple(str(s) for s in error.details.get("granted", granted))
     result = work.result
     if result is not None:
         fields["resource_type"] = result.resource_type
@@ -75,7 +78,7 @@ def audit_event(
         outcome=outcome,
         attempt=work.attempt,
         requested_scopes=work.requested,
-        granted_scopes=work.granted,
+        granted_scopes=granted,
         denied_scopes=denied,
         error_kind=error.kind.value if error else None,
         error_code=error.code if error else None,

@@ -92,6 +92,7 @@ def test_missing_scope_is_denied_with_what_was_needed(world: World) -> None:
     [row] = command_rows(world)
     assert row.outcome == "denied"
     assert (row.requested_scopes, row.denied_scopes) == (["users:write"], ["users:write"])
+    assert row.granted_scopes == ["email:send"]
 
 
 def test_forged_signature_is_rejected_and_attributed(world: World, plugin: Plugin) -> None:
