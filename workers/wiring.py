@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import cast
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from capgate.adapters.composition import build_handlers, load_overrides
 from capgate.bootstrap import bootstrap
@@ -38,8 +40,13 @@ def production_pipeline(settings: Settings, limiter: LimitStore | None = None) -
     """The pipeline a worker process runs (built once per process)."""
     runtime = bootstrap(settings)
     if limiter is None:
+        # No client-side retries: redis-py's default (3 retries with backoff)
+        # made each fail-closed answer take ~3 s while the store was down.
         client = redis.Redis.from_url(
-            settings.rate_limit_url, socket_timeout=2, socket_connect_timeout=2
+            settings.rate_limit_url,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            retry=Retry(NoBackoff(), 0),
         )
         limiter = RedisLimitStore(client)
     handlers = build_handlers(
