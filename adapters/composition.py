@@ -21,6 +21,7 @@ from capgate.adapters.email.factories import (
     default_provider_factories,
     merged_factories,
 )
+from capgate.adapters.email.gate import ProviderGate
 from capgate.adapters.email.gmail import GmailEndpoints
 from capgate.adapters.email.handlers import EmailHandlers
 from capgate.adapters.object_store import FilesystemObjectStore, ObjectStore
@@ -49,13 +50,15 @@ def build_handlers(
     gmail_endpoints: GmailEndpoints | None = None,
     smtp_tls_context: ssl.SSLContext | None = None,
     overrides: Mapping[str, Handler] | None = None,
+    provider_gate: ProviderGate | None = None,
 ) -> dict[str, Handler]:
     """Every operation's handler, built from explicit configuration.
 
     ``provider_factories`` replaces the factory of a provider kind (the demo
     maps ``"smtp"`` to a :class:`FakeEmailSender`); ``object_store``
     replaces the filesystem store under ``storage_root``; ``overrides``
-    replaces whole handlers by operation name.
+    replaces whole handlers by operation name; ``provider_gate`` (the
+    worker's rate limiter) shares a provider's 429 with every worker.
     """
     factories = merged_factories(
         default_provider_factories(
@@ -66,7 +69,10 @@ def build_handlers(
         provider_factories,
     )
     email = EmailHandlers(
-        cipher=ConfigCipher(secret), factories=factories, message_id_domain=message_id_domain
+        cipher=ConfigCipher(secret),
+        factories=factories,
+        message_id_domain=message_id_domain,
+        gate=provider_gate,
     )
     users = UserAdmin(UserAdminPolicy(frozenset(admin_capabilities)))
     storage = StorageHandlers(

@@ -251,15 +251,15 @@ def run_demo(settings: Settings, *, timeout: float = 25.0) -> DemoReport:
     def by_name(spec: ProviderSpec) -> FakeEmailSender:
         return fakes[spec.name]
 
+    limiter = MemoryLimitStore()
     handlers = build_handlers(
         secret=secret,
         storage_root=storage_root,
         eml_folder=storage_root / "outbox",
         provider_factories={"smtp": by_name},
+        provider_gate=limiter,
     )
-    pipeline = build_pipeline(
-        runtime, limiter=MemoryLimitStore(), handlers=handlers, policies=DEMO_POLICIES
-    )
+    pipeline = build_pipeline(runtime, limiter=limiter, handlers=handlers, policies=DEMO_POLICIES)
     app = create_app(settings, main="capgate-demo")
     # The in-memory broker polls; the default second between polls would
     # make every retry in the demo wait for the next poll.

@@ -18,7 +18,6 @@ from capgate.workers.deps import PipelineDeps
 from capgate.workers.policy import Decision, decide
 from capgate.workers.schedule import add_dead_letter, history_entry, schedule_retry
 from capgate.workers.steps.record import audit_event, save_command
-from capgate.workers.steps.throttle import provider_key
 from capgate.workers.work import Verdict, VerdictKind, Work
 
 __all__ = ["settle_failure"]
@@ -62,26 +61,12 @@ def _decide(
     )
 
 
-def _share_provider_backoff(work: Work, deps: PipelineDeps, error: PluginServiceError) -> None:
-    """A provider's 429 makes every worker wait, not only this one."""
-    key = provider_key(work)
-    if key is None or error.kind is not ErrorKind.RATE_LIMIT or error.code == "provider_backoff":
-        return
-    if error.code == "rate_limited":  # our own limiter, not the provider
-        return
-    try:
-        deps.limiter.block(key, error.retry_after_ms or 1_000)
-    except PluginServiceError:
-        log.warning("could not share %s back-off: rate-limit store unavailable", key)
-
-
 def settle_failure(
     work: Work, deps: PipelineDeps, error: PluginServiceError, *, unexpected: bool
 ) -> Verdict:
     """Decide, then record the audit row and the command's new state together."""
     decision = _decide(work, deps, error, unexpected)
     outcome = _outcome(work, error, decision)
-    _share_provider_backoff(work, deps, error)
     now = deps.clock()
     retry_at = None
     dead_letter = None

@@ -57,6 +57,7 @@ def production_pipeline(settings: Settings, limiter: LimitStore | None = None) -
         message_id_domain=settings.message_id_domain,
         admin_capabilities=settings.admin_capabilities,
         overrides=load_overrides(settings.adapter_overrides),
+        provider_gate=limiter,
     )
     # Observed: each committed audit row also moves the metrics and logs one line.
     return observe_pipeline(

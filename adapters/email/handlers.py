@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from capgate.adapters.base import AdapterResult, Invocation
 from capgate.adapters.email.config_cipher import ConfigCipher
 from capgate.adapters.email.factories import ProviderFactory, ProviderSpec
+from capgate.adapters.email.gate import OpenGate, ProviderGate, check_gate, share_backoff
 from capgate.adapters.email.message import OutgoingAttachment, OutgoingEmail, message_id_for
 from capgate.adapters.email.provider_store import ProviderStore
 from capgate.adapters.payloads import payload_of
@@ -41,8 +42,11 @@ class EmailHandlers:
         cipher: ConfigCipher,
         factories: Mapping[ProviderKind, ProviderFactory],
         message_id_domain: str,
+        gate: ProviderGate | None = None,
     ) -> None:
-        """``message_id_domain`` is the right part of every Message-ID."""
+        """``message_id_domain`` is the right part of every Message-ID; ``gate``
+        shares a provider's 429 with every worker."""
+        self._gate: ProviderGate = gate or OpenGate()
         self._cipher = cipher
         self._factories = dict(factories)
         self._domain = message_id_domain
@@ -90,8 +94,13 @@ class EmailHandlers:
                 "provider_kind_unavailable",
                 f"this deployment has no {spec.kind.value} provider factory",
             )
+        check_gate(self._gate, spec.name)
         message = self._message(invocation, payload, spec)
-        sent = factory(spec).send(message)
+        try:
+            sent = factory(spec).send(message)
+        except PluginServiceError as error:
+            share_backoff(self._gate, spec.name, error)
+            raise
         result = SendEmailResult(message_id=sent.message_id, provider=spec.name)
         return AdapterResult(result.model_dump(mode="json"), "email_message", sent.message_id)
 

@@ -17,9 +17,12 @@ import functools
 import os
 from pathlib import Path
 
+import redis
+
 from capgate.adapters.base import AdapterResult, Handler, Invocation
 from capgate.adapters.composition import build_handlers
 from capgate.adapters.email.gmail import GmailEndpoints
+from capgate.workers.ratelimit import RedisLimitStore
 
 __all__ = ["send"]
 
@@ -32,6 +35,8 @@ def _send() -> Handler:
         storage_root=Path(os.environ["CAPGATE_STORAGE_ROOT"]),
         eml_folder=Path(os.environ["CAPGATE_EML_FOLDER"]),
         gmail_endpoints=GmailEndpoints(token_url=f"{base}/token", send_url=f"{base}/send"),
+        # The same shared back-off the production wiring gives the email adapter.
+        provider_gate=RedisLimitStore(redis.Redis.from_url(os.environ["CAPGATE_RATE_LIMIT_URL"])),
     )
     return handlers["email.send"]
 

@@ -1,4 +1,8 @@
-"""Step: apply the capability's rate limits and any provider's shared back-off."""
+"""Step: apply the capability's rate limits (per plugin, capability and scope).
+
+A provider's own back-off (after a 429) is the email adapter's business: only
+it knows which provider a command really uses (``adapters/email/gate.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,7 @@ from capgate.contracts.errors import PluginServiceError
 from capgate.workers.deps import PipelineDeps
 from capgate.workers.work import Work
 
-__all__ = ["provider_key", "throttle"]
-
-
-def provider_key(work: Work) -> str | None:
-    """The provider an email command will use, as the back-off key ('active' if unnamed)."""
-    if work.envelope is None or work.envelope.operation != "email.send":
-        return None
-    named = getattr(work.payload, "provider", None)
-    return f"email:{named or 'active'}"
+__all__ = ["throttle"]
 
 
 def _holds_reservation(work: Work) -> bool:
@@ -41,14 +37,4 @@ def throttle(work: Work, deps: PipelineDeps) -> None:
                 f"{scope} is limited to {rate} for this capability",
                 retry_after_ms=wait,
                 details={"scope": scope, "rate": str(rate)},
-            )
-    provider = provider_key(work)
-    if provider is not None:
-        blocked = deps.limiter.blocked_for(provider)
-        if blocked > 0:
-            raise PluginServiceError.rate_limit(
-                "provider_backoff",
-                f"{provider} asked every worker to back off",
-                retry_after_ms=blocked,
-                details={"provider": provider},
             )
