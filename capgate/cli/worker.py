@@ -77,9 +77,11 @@ def worker(
 @click.option("--once", is_flag=True, help="Publish what is due now and exit.")
 def pump(once: bool) -> None:
     """Publish scheduled retries when they fall due (run one or more beside the workers)."""
+    from capgate.logs import configure_logging
     from capgate.workers.celery_app import create_app
     from capgate.workers.service import make_pump
 
+    configure_logging("INFO")
     settings = settings_or_exit()
     retry_pump = make_pump(create_app(settings), settings)
     if once:
