@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,20 +27,18 @@ from celery import Celery
 from sqlalchemy import delete, or_, select, text
 
 from capgate.adapters.user_tables import User, UserSession
-from capgate.audit.recorder import AuditRecorder
 from capgate.audit.schema import AuditEventRow
 from capgate.contracts.catalog import queue_for
 from capgate.contracts.envelope import MAX_ENVELOPE_BYTES, compute_signature
 from capgate.contracts.errors import PluginServiceError
 from capgate.database import unit_of_work
 from capgate.registry.admin import RegistryAdmin
-from capgate.registry.sealing import KeySealer
 from capgate.registry.tables import Plugin as PluginRow
 from capgate.registry.tables import PluginStatus
 from capgate.workers.tables import ScheduledRetryRow
 from tests.e2e.conftest import seeded_world, settings_for
-from tests.e2e.workers import WorkerProcess, name, wait_for, worker_env
-from tests.support.world import SECRET, Plugin, World
+from tests.e2e.workers import WorkerProcess, name, registry_admin, wait_for, worker_env
+from tests.support.world import Plugin, World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -65,16 +63,9 @@ class Lab:
     world: World
     app: Celery
 
-    @contextmanager
-    def admin(self) -> Iterator[RegistryAdmin]:
+    def admin(self) -> AbstractContextManager[RegistryAdmin]:
         """An operator's registry change, committed with its audit row."""
-        with unit_of_work(self.world.runtime.sessions) as session:
-            yield RegistryAdmin(
-                session,
-                sealer=KeySealer(SECRET),
-                audit=AuditRecorder(SECRET).record,
-                actor="tests",
-            )
+        return registry_admin(self.world)
 
     def plugin(self, scopes: dict[str, str | None] | None = None) -> Plugin:
         """A new plugin whose capability ``admin`` holds ``scopes`` (users:write by default)."""

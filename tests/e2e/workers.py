@@ -13,16 +13,21 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
 from sqlalchemy import select
 
+from capgate.audit.recorder import AuditRecorder
 from capgate.audit.schema import AuditEventRow
 from capgate.contracts.client import PluginClient, PluginCredentials
-from tests.support.world import Plugin, World
+from capgate.database import unit_of_work
+from capgate.registry.admin import RegistryAdmin
+from capgate.registry.sealing import KeySealer
+from tests.support.world import SECRET, Plugin, World
 
 T = TypeVar("T")
 
@@ -151,3 +156,12 @@ def wait_for(read: Callable[[], T], timeout: float) -> T:
             return value
         time.sleep(0.2)
     raise AssertionError("nothing happened in time")
+
+
+@contextmanager
+def registry_admin(world: World, actor: str = "ops") -> Iterator[RegistryAdmin]:
+    """An operator's registry change, committed with its audit row on leaving."""
+    with unit_of_work(world.runtime.sessions) as session:
+        yield RegistryAdmin(
+            session, sealer=KeySealer(SECRET), audit=AuditRecorder(SECRET).record, actor=actor
+        )
