@@ -24,6 +24,7 @@ __all__ = [
     "configure_logging",
     "install_worker_logging",
     "mask_url",
+    "scrub",
 ]
 
 FIELDS = (
@@ -48,6 +49,26 @@ def mask_url(text: str) -> str:
     return _URL_PASSWORD.sub(r"\g<head>***@", text)
 
 
+# Celery quotes a whole message (body, headers) when it cannot run it: an
+# unregistered task, an invalid one, one that cannot be decoded. The first
+# line (what went wrong) is kept, the quoted message is cut off.
+_BODY_QUOTES = (
+    "Did you remember to import the module",
+    "The full contents of the message body was",
+)
+_DECODE_ERROR = "Can't decode message body:"
+_WITHHELD = "[message body and headers withheld by capgate]"
+
+
+def scrub(text: str) -> str:
+    """``text`` with URL passwords masked and any quoted message body cut off."""
+    quotes = [*_BODY_QUOTES, " [type:"] if _DECODE_ERROR in text else _BODY_QUOTES
+    cut = min((i for i in (text.find(q) for q in quotes) if i >= 0), default=-1)
+    if cut >= 0:
+        text = f"{text[:cut].rstrip()} {_WITHHELD}"
+    return mask_url(text)
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return {
         name: getattr(record, name) for name in FIELDS if getattr(record, name, None) is not None
@@ -63,11 +84,11 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": mask_url(record.getMessage()),
+            "message": scrub(record.getMessage()),
         }
         line.update(_fields(record))
         if record.exc_info:
-            line["exception"] = mask_url(self.formatException(record.exc_info))
+            line["exception"] = scrub(self.formatException(record.exc_info))
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
@@ -79,7 +100,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as a readable line (plus its traceback, if any)."""
-        text = mask_url(super().format(record))
+        text = scrub(super().format(record))
         extras = " ".join(f"{k}={v}" for k, v in _fields(record).items())
         if not extras:
             return text

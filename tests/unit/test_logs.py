@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from capgate.logs import configure_logging, mask_url
+from capgate.logs import configure_logging, mask_url, scrub
 from capgate.workers.observe import observe_pipeline
 from tests.support.world import Plugin, World, delivery, recording_handler
 
@@ -106,3 +106,23 @@ def test_only_allow_listed_extras_and_masked_url_passwords_reach_a_line(
 def test_mask_url_keeps_urls_without_a_password() -> None:
     assert mask_url("postgresql://capgate@db/capgate") == "postgresql://capgate@db/capgate"
     assert mask_url("amqp://u:p%40ss@mq//") == "amqp://u:***@mq//"
+
+
+def test_celery_quotes_of_a_rejected_message_are_cut_from_the_line() -> None:
+    from celery.worker.consumer.consumer import MESSAGE_DECODE_ERROR, UNKNOWN_TASK_ERROR
+
+    unknown = UNKNOWN_TASK_ERROR % ("'celery.group'", MARKER, {"argsrepr": MARKER}, {})
+    decode = MESSAGE_DECODE_ERROR % (
+        "ContentDisallowed('Refusing to deserialize untrusted content of type pickle')",
+        "application/x-python-serialize",
+        "binary",
+        {"argsrepr": MARKER},
+        MARKER,
+    )
+    for text, kept in (
+        (unknown, "Received unregistered task of type 'celery.group'."),
+        (decode, "Refusing to deserialize untrusted content of type pickle"),
+    ):
+        cleaned = scrub(text)
+        assert kept in cleaned and MARKER not in cleaned
+        assert cleaned.endswith("[message body and headers withheld by capgate]")
