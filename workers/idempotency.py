@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
+from sqlalchemy import Executable, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -44,8 +46,21 @@ def request_fingerprint(envelope: CommandEnvelope) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+_TABLE = cast(Table, IdempotencyRow.__table__)
+_RESULT = ("status", "response", "error", "updated_at")
+
+
+@lru_cache(maxsize=4)
+def _statements(dialect: str) -> tuple[Executable, Executable]:
+    """(claim, settle) for ``dialect``, built once: the values travel as parameters."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    claim = insert(_TABLE).on_conflict_do_nothing().returning(_TABLE.c.command_id)
+    upsert = insert(_TABLE)
+    settle = upsert.on_conflict_do_update(
+        index_elements=[_TABLE.c.plugin_id, _TABLE.c.idempotency_key],
+        set_={name: upsert.excluded[name] for name in _RESULT},
+    )
+    return claim, settle
 
 
 def claim(session: Session, envelope: CommandEnvelope, now: datetime) -> Claim:
@@ -61,8 +76,10 @@ def claim(session: Session, envelope: CommandEnvelope, now: datetime) -> Claim:
         "created_at": now,
         "updated_at": now,
     }
-    stmt = _insert(session)(IdempotencyRow).values(**values).on_conflict_do_nothing()
-    if session.execute(stmt).rowcount == 1:  # type: ignore[attr-defined]
+    stmt, _ = _statements(session.get_bind().dialect.name)
+    # RETURNING, not rowcount: SQLAlchemy does not promise an INSERT's rowcount
+    # (it is -1 with psycopg 3), and reading the row back costs a round trip.
+    if session.execute(stmt, values).first() is not None:
         return Claim(owned=True)
     row = session.get(IdempotencyRow, (plugin_id, envelope.idempotency_key), populate_existing=True)
     assert row is not None
@@ -111,9 +128,6 @@ def settle(
         "created_at": now,
         "updated_at": now,
     }
-    stmt = _insert(session)(IdempotencyRow).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["plugin_id", "idempotency_key"],
-        set_={"status": status, "response": response, "error": error, "updated_at": now},
-    )
-    session.execute(stmt)
+    # Through the session, so a pending change to the row (claim's "run again")
+    # is flushed first and cannot overwrite this result at commit.
+    session.execute(_statements(session.get_bind().dialect.name)[1], values)

@@ -1,8 +1,9 @@
 """The runner: one delivery through the steps to an audited, committed verdict.
 
 Steps run in order (authenticate, place the attempt, authorize, validate,
-throttle), then deduplicate and execute in one unit of work that also
-records the outcome. Any ``PluginServiceError`` on the way goes to the
+throttle), then deduplicate and execute; the command row read, the claim,
+the adapter's change and the outcome's records share one transaction, which
+commits once. Any ``PluginServiceError`` on the way goes to the
 retry policy, and the failure is recorded in its own transaction. The
 runner knows nothing of Celery: the task hands it a :class:`Delivery` and
 turns the :class:`Verdict` into an acknowledgement.
@@ -21,7 +22,6 @@ from capgate.audit.events import Outcome
 from capgate.audit.recorder import AuditWriteError
 from capgate.audit.redaction import sanitize_error
 from capgate.contracts.errors import PluginServiceError
-from capgate.database import unit_of_work
 from capgate.workers import idempotency
 from capgate.workers.deps import PipelineDeps
 from capgate.workers.failures import settle_failure
@@ -29,7 +29,7 @@ from capgate.workers.schedule import history_entry
 from capgate.workers.steps.attempts import place_attempt
 from capgate.workers.steps.authenticate import authenticate
 from capgate.workers.steps.authorize import authorize
-from capgate.workers.steps.record import audit_event, save_command
+from capgate.workers.steps.record import audit_event, upsert_command
 from capgate.workers.steps.throttle import throttle
 from capgate.workers.steps.validate import validate
 from capgate.workers.work import Delivery, Verdict, VerdictKind, Work
@@ -58,9 +58,14 @@ class Pipeline:
         work = Work(delivery=delivery, now=self.deps.clock())
         try:
             try:
-                for step in self.steps:
-                    step(work, self.deps)
-                return self._execute(work)
+                # One transaction from the command row's read to the commit;
+                # closing the session rolls back whatever did not commit, so a
+                # failure is recorded (below) with no lock of this one held.
+                with self.deps.sessions() as session:
+                    work.session = session
+                    for step in self.steps:
+                        step(work, self.deps)
+                    return self._execute(work, session)
             except PluginServiceError as error:
                 return self._settle(work, error, unexpected=False)
             except (DBAPIError, AuditWriteError):
@@ -85,40 +90,45 @@ class Pipeline:
             log.exception("could not record the outcome of %s", work.command_id)
             raise StoreUnavailableError(f"outcome not recorded: {type(exc).__name__}") from exc
 
-    def _execute(self, work: Work) -> Verdict:
+    def _execute(self, work: Work, session: Session) -> Verdict:
+        """Deduplicate, run the handler and record, then commit (the caller rolls back)."""
+        verdict = self._attempt(work, session)
+        session.commit()
+        return verdict
+
+    def _attempt(self, work: Work, session: Session) -> Verdict:
         deps = self.deps
         assert work.envelope is not None and work.payload is not None
         envelope = work.envelope
-        with unit_of_work(deps.sessions) as session:
-            claim = idempotency.claim(session, envelope, work.now)
-            work.claimed = claim.owned
-            if not claim.owned:
-                return self._duplicate(work, session, claim)
-            if envelope.operation in deps.external_operations:
-                # The claim must be visible before the outside world is touched,
-                # so a concurrent duplicate waits instead of sending again.
-                session.commit()
-            handler = deps.handlers.get(envelope.operation)
-            if handler is None:
-                raise PluginServiceError.fatal(
-                    "no_adapter", f"no adapter is configured for {envelope.operation}"
-                )
-            work.result = handler(
-                Invocation(
-                    command_id=envelope.command_id,
-                    operation=envelope.operation,
-                    payload=work.payload,
-                    context=envelope.context,
-                    session=session,
-                    attempt=work.attempt,
-                    now=work.now,
-                )
+        claim = idempotency.claim(session, envelope, work.now)
+        work.claimed = claim.owned
+        if not claim.owned:
+            return self._duplicate(work, session, claim)
+        if envelope.operation in deps.external_operations:
+            # The claim must be visible before the outside world is touched,
+            # so a concurrent duplicate waits instead of sending again.
+            session.commit()
+        handler = deps.handlers.get(envelope.operation)
+        if handler is None:
+            raise PluginServiceError.fatal(
+                "no_adapter", f"no adapter is configured for {envelope.operation}"
             )
-            response = dict(work.result.response)
-            idempotency.settle(session, envelope, work.now, status="succeeded", response=response)
-            work.history.append(history_entry(work, Outcome.SUCCEEDED, None, None, work.now))
-            save_command(session, work, "succeeded", work.now)
-            deps.record_audit(session, audit_event(work, deps, Outcome.SUCCEEDED))
+        work.result = handler(
+            Invocation(
+                command_id=envelope.command_id,
+                operation=envelope.operation,
+                payload=work.payload,
+                context=envelope.context,
+                session=session,
+                attempt=work.attempt,
+                now=work.now,
+            )
+        )
+        response = dict(work.result.response)
+        idempotency.settle(session, envelope, work.now, status="succeeded", response=response)
+        work.history.append(history_entry(work, Outcome.SUCCEEDED, None, None, work.now))
+        upsert_command(session, work, "succeeded", work.now)
+        deps.record_audit(session, audit_event(work, deps, Outcome.SUCCEEDED))
         return Verdict(
             VerdictKind.SUCCEEDED, Outcome.SUCCEEDED, envelope.command_id, work.attempt, response
         )
@@ -128,7 +138,7 @@ class Pipeline:
         work.deduplicated = True
         error = PluginServiceError.from_dict(claim.error) if claim.error else None
         work.history.append(history_entry(work, Outcome.DEDUPLICATED, error, None, work.now))
-        save_command(session, work, "failed" if error else "succeeded", work.now)
+        upsert_command(session, work, "failed" if error else "succeeded", work.now)
         event = audit_event(
             work,
             self.deps,

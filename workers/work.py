@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from capgate.adapters.base import AdapterResult
 from capgate.audit.events import Outcome
@@ -84,6 +85,8 @@ class Work:
     deduplicated: bool = False
     claimed: bool = False
     fingerprint: str = ""
+    session: Session | None = None
+    """The attempt's transaction: the command row is read in the one that commits it."""
 
     @property
     def command_id(self) -> str | None:

@@ -7,8 +7,11 @@ letter commit together; the task acknowledges the message only after that.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
+from sqlalchemy import Executable, Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from capgate.audit.events import AuditEvent, Outcome
@@ -18,7 +21,15 @@ from capgate.workers.deps import PipelineDeps
 from capgate.workers.tables import CommandRow
 from capgate.workers.work import Work
 
-__all__ = ["audit_event", "save_command"]
+__all__ = ["audit_event", "save_command", "upsert_command"]
+
+_COMMANDS = cast(Table, CommandRow.__table__)
+# What an attempt changes; the rest (plugin, operation, fingerprint, created_at)
+# is written once, by the first attempt.
+_PROGRESS = (
+    "status", "attempt", "failures", "series_start", "deliveries", "deferred_ms", "task_id",
+    "history", "updated_at",
+)  # fmt: skip
 
 
 def audit_event(
@@ -95,7 +106,9 @@ def audit_event(
 def save_command(session: Session, work: Work, status: str, now: datetime) -> CommandRow:
     """Insert or update the command row after this attempt."""
     assert work.envelope is not None
-    row = session.get(CommandRow, work.envelope.command_id)
+    # Re-read even when the session holds the row already: another transaction
+    # (a redelivery count, a concurrent duplicate) may have changed it since.
+    row = session.get(CommandRow, work.envelope.command_id, populate_existing=True)
     if row is None:
         row = CommandRow(
             command_id=work.envelope.command_id,
@@ -115,3 +128,40 @@ def save_command(session: Session, work: Work, status: str, now: datetime) -> Co
     row.history = work.history
     row.updated_at = now
     return row
+
+
+@lru_cache(maxsize=4)
+def _upsert(dialect: str) -> Executable:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(_COMMANDS)
+    return statement.on_conflict_do_update(
+        index_elements=[_COMMANDS.c.command_id],
+        set_={name: statement.excluded[name] for name in _PROGRESS},
+    )
+
+
+def upsert_command(session: Session, work: Work, status: str, now: datetime) -> None:
+    """:func:`save_command` in one statement (no read first), for the attempt's last write.
+
+    Insert-or-update in the database, so a row another transaction added or
+    changed since this attempt read it is updated, never duplicated.
+    """
+    envelope = work.envelope
+    assert envelope is not None
+    values = {
+        "command_id": envelope.command_id,
+        "plugin_id": envelope.context.plugin_id,
+        "operation": envelope.operation,
+        "fingerprint": work.fingerprint,
+        "created_at": now,
+        "status": status,
+        "attempt": work.attempt,
+        "failures": work.failures,
+        "series_start": work.series_start,
+        "deliveries": 1,
+        "deferred_ms": work.deferred_ms,
+        "task_id": work.delivery.task_id,
+        "history": work.history,
+        "updated_at": now,
+    }
+    session.execute(_upsert(session.get_bind().dialect.name), values)
