@@ -136,7 +136,7 @@ class Case:
     # -- the worker --------------------------------------------------------
     def start_worker(self, log: Path) -> Worker:
         """Start this system's worker (prefork, 2 processes, prefetch 1, late ack)."""
-        ctx, level = self.ctx, ctx_level(self.ctx)
+        ctx, level = self.ctx, self.ctx["loglevel"]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPGATE_", "BENCH_"))}
         name = f"--hostname=bench{uuid.uuid4().hex[:6]}@%h"
         if self.system == "capgate":
@@ -153,8 +153,7 @@ class Case:
             command = [str(BIN / "celery"), "-A", "benchmarks.bare_celery_app", "worker"]
             command += ["--pool=prefork", "--concurrency=2", "-Q", QUEUE, f"--loglevel={level}"]
             command += [name]
-        worker = Worker(command, env, log, ROOT)
-        return worker
+        return Worker(command, env, log, ROOT)
 
     # -- latency -----------------------------------------------------------
     def latency(self, rate: float, seconds: float) -> dict[str, float]:
@@ -185,11 +184,6 @@ class Case:
             rows = [line.decode().split() for line in marks.lrange(MARKS, 0, -1)]
             return {task_id: float(done) for task_id, _, done in rows}
         return _bare_audit_times(self.ctx["database_url"])
-
-
-def ctx_level(ctx: dict[str, Any]) -> str:
-    """The worker log level (the same for every system)."""
-    return str(ctx["loglevel"])
 
 
 def _bare_audit_times(url: str) -> dict[str, float]:
