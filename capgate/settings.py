@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEV_SECRET", "Environment", "Settings", "load_settings"]
+__all__ = ["DEV_SECRET", "Environment", "ObjectStoreKind", "Settings", "load_settings"]
 
 # Used only in development when no secret is configured. Production refuses it.
 DEV_SECRET = "capgate-development-secret-do-not-use-in-production"  # noqa: S105
@@ -28,6 +28,13 @@ class Environment(StrEnum):
 
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class ObjectStoreKind(StrEnum):
+    """Where ``storage.head_object`` reads objects from."""
+
+    FILESYSTEM = "filesystem"
+    S3 = "s3"
 
 
 class Settings(BaseSettings):
@@ -70,8 +77,19 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='JSON: {"default": {...}, "operations": {"email.send": {...}}} overrides.',
     )
+    object_store: ObjectStoreKind = Field(
+        default=ObjectStoreKind.FILESYSTEM, description="filesystem (storage_root) or s3."
+    )
     storage_root: Path = Field(
         default=Path("storage"), description="Folder of the filesystem object store."
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO...); None means AWS."
+    )
+    s3_bucket: str | None = Field(default=None, description="Bucket; required for s3.")
+    s3_prefix: str = Field(default="", description="Key prefix before <bundle id>/<key>.")
+    s3_region: str | None = Field(
+        default=None, description="Region; None means the AWS config chain's."
     )
     eml_folder: Path = Field(
         default=Path("outbox"),
@@ -101,12 +119,23 @@ class Settings(BaseSettings):
         description="Server secret: encrypts signing keys and provider secrets at rest.",
     )
 
-    @field_validator("database_url", "broker_url", "result_backend", "rate_limit_url")
+    @field_validator(
+        "database_url", "broker_url", "result_backend", "rate_limit_url", "s3_endpoint_url"
+    )
     @classmethod
-    def _url_has_scheme(cls, value: str) -> str:
-        if "://" not in value:
+    def _url_has_scheme(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
             # The value is not echoed: a mistyped URL may still hold a password.
             raise ValueError("not a URL (expected scheme://host...)")
+        return value
+
+    @field_validator("s3_bucket")
+    @classmethod
+    def _s3_needs_a_bucket(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A field validator (object_store is validated first), so the error
+        # names CAPGATE_S3_BUCKET.
+        if info.data.get("object_store") is ObjectStoreKind.S3 and not value:
+            raise ValueError("must be set when CAPGATE_OBJECT_STORE is s3")
         return value
 
     @field_validator("secret")

@@ -9,8 +9,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from capgate.adapters.composition import build_handlers, load_overrides
+from capgate.adapters.object_store import ObjectStore
+from capgate.adapters.s3_store import S3ObjectStore
 from capgate.bootstrap import bootstrap
-from capgate.settings import Settings
+from capgate.settings import ObjectStoreKind, Settings
 from capgate.workers.assembly import build_pipeline
 from capgate.workers.deps import DeadLetterHook
 from capgate.workers.observe import observe_pipeline
@@ -18,7 +20,7 @@ from capgate.workers.pipeline import Pipeline
 from capgate.workers.policy import PolicyBook
 from capgate.workers.ratelimit import LimitStore, RedisLimitStore
 
-__all__ = ["dead_letter_hooks", "policy_book", "production_pipeline"]
+__all__ = ["dead_letter_hooks", "object_store", "policy_book", "production_pipeline"]
 
 
 def policy_book(settings: Settings) -> PolicyBook:
@@ -34,6 +36,19 @@ def dead_letter_hooks(settings: Settings) -> tuple[DeadLetterHook, ...]:
         f"CAPGATE_DEAD_LETTER_HOOKS[{i}]": t for i, t in enumerate(settings.dead_letter_hooks)
     }
     return tuple(cast(DeadLetterHook, hook) for hook in load_overrides(labels).values())
+
+
+def object_store(settings: Settings) -> ObjectStore | None:
+    """The S3 store when ``CAPGATE_OBJECT_STORE=s3``; None keeps the filesystem default."""
+    if settings.object_store is not ObjectStoreKind.S3:
+        return None
+    assert settings.s3_bucket is not None  # Settings refuses s3 without a bucket
+    return S3ObjectStore(
+        bucket=settings.s3_bucket,
+        prefix=settings.s3_prefix,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+    )
 
 
 def production_pipeline(settings: Settings, limiter: LimitStore | None = None) -> Pipeline:
@@ -53,6 +68,7 @@ def production_pipeline(settings: Settings, limiter: LimitStore | None = None) -
         secret=settings.secret.get_secret_value(),
         storage_root=settings.storage_root,
         eml_folder=settings.eml_folder,
+        object_store=object_store(settings),
         link_base_url=settings.release_link_base_url,
         message_id_domain=settings.message_id_domain,
         admin_capabilities=settings.admin_capabilities,
