@@ -17,7 +17,7 @@ from capgate.workers import idempotency
 from capgate.workers.deps import PipelineDeps
 from capgate.workers.policy import Decision, decide
 from capgate.workers.schedule import add_dead_letter, history_entry, schedule_retry
-from capgate.workers.steps.record import audit_event, save_command
+from capgate.workers.steps.record import audit_event, upsert_command
 from capgate.workers.work import Verdict, VerdictKind, Work
 
 __all__ = ["settle_failure"]
@@ -79,11 +79,11 @@ def settle_failure(
                 if error.kind is ErrorKind.RATE_LIMIT:
                     work.deferred_ms += decision.delay_ms
                 retry_at = schedule_retry(session, work, decision.delay_ms, now)
-                save_command(session, work, "retry_scheduled", now)
+                upsert_command(session, work, "retry_scheduled", now)
             else:
                 if outcome is Outcome.DEAD_LETTERED:
                     dead_letter = add_dead_letter(session, work, error, now)
-                save_command(session, work, outcome.value, now)
+                upsert_command(session, work, outcome.value, now)
                 if work.claimed:
                     idempotency.settle(
                         session, work.envelope, now, status="failed", error=error.to_dict()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from capgate.contracts.errors import PluginServiceError
 from capgate.database import unit_of_work
 from capgate.workers.deps import PipelineDeps
-from capgate.workers.steps.record import save_command
+from capgate.workers.steps.record import upsert_command
 from capgate.workers.tables import CommandRow
 from capgate.workers.work import Work
 
@@ -82,10 +82,8 @@ def _count_delivery(work: Work, deps: PipelineDeps) -> None:
     assert work.envelope is not None
     with unit_of_work(deps.sessions) as session:
         row = session.get(CommandRow, work.envelope.command_id, with_for_update=True)
-        previous = row.deliveries if row is not None else 1
-        row = save_command(session, work, "delivering", work.now)
-        row.deliveries = previous + 1
-        deliveries = row.deliveries
+        deliveries = (row.deliveries if row is not None else 1) + 1
+        upsert_command(session, work, "delivering", work.now, deliveries=deliveries)
     work.known_command = True
     if deliveries > deps.max_deliveries:
         raise PluginServiceError.fatal(

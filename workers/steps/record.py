@@ -21,7 +21,7 @@ from capgate.workers.deps import PipelineDeps
 from capgate.workers.tables import CommandRow
 from capgate.workers.work import Work
 
-__all__ = ["audit_event", "save_command", "upsert_command"]
+__all__ = ["audit_event", "upsert_command"]
 
 _COMMANDS = cast(Table, CommandRow.__table__)
 # What an attempt changes; the rest (plugin, operation, fingerprint, created_at)
@@ -103,33 +103,6 @@ def audit_event(
     )
 
 
-def save_command(session: Session, work: Work, status: str, now: datetime) -> CommandRow:
-    """Insert or update the command row after this attempt."""
-    assert work.envelope is not None
-    # Re-read even when the session holds the row already: another transaction
-    # (a redelivery count, a concurrent duplicate) may have changed it since.
-    row = session.get(CommandRow, work.envelope.command_id, populate_existing=True)
-    if row is None:
-        row = CommandRow(
-            command_id=work.envelope.command_id,
-            plugin_id=work.envelope.context.plugin_id,
-            operation=work.envelope.operation,
-            fingerprint=work.fingerprint,
-            created_at=now,
-        )
-        session.add(row)
-    row.status = status
-    row.attempt = work.attempt
-    row.failures = work.failures
-    row.series_start = work.series_start
-    row.deliveries = 1
-    row.deferred_ms = work.deferred_ms
-    row.task_id = work.delivery.task_id
-    row.history = work.history
-    row.updated_at = now
-    return row
-
-
 @lru_cache(maxsize=4)
 def _upsert(dialect: str) -> Executable:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -140,11 +113,14 @@ def _upsert(dialect: str) -> Executable:
     )
 
 
-def upsert_command(session: Session, work: Work, status: str, now: datetime) -> None:
-    """:func:`save_command` in one statement (no read first), for the attempt's last write.
+def upsert_command(
+    session: Session, work: Work, status: str, now: datetime, *, deliveries: int = 1
+) -> None:
+    """Insert or update the command row in one statement (no read first).
 
     Insert-or-update in the database, so a row another transaction added or
     changed since this attempt read it is updated, never duplicated.
+    ``deliveries`` restarts at 1 once an attempt has an outcome.
     """
     envelope = work.envelope
     assert envelope is not None
@@ -158,7 +134,7 @@ def upsert_command(session: Session, work: Work, status: str, now: datetime) -> 
         "attempt": work.attempt,
         "failures": work.failures,
         "series_start": work.series_start,
-        "deliveries": 1,
+        "deliveries": deliveries,
         "deferred_ms": work.deferred_ms,
         "task_id": work.delivery.task_id,
         "history": work.history,
