@@ -1,0 +1,115 @@
+"""Scenario 3: the broker (a Redis of the scenario's own, append-only) restarts mid-run.
+
+A publisher thread sends ``bundles.enable`` commands (one bundle each) at a
+steady pace; after a third of them Redis is shut down (SHUTDOWN writes the
+append-only file) and started again on the same port and folder. Every
+command whose publish returned must end with exactly one terminal audit
+row and its bundle enabled once. Publishes that raised while Redis was
+down are counted apart: the plugin was told they failed. Run:
+``python -m scenarios.broker_restart``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from capgate.adapters.change_log import ChangeLogEntry
+from capgate.contracts.client import PluginClient
+from scenarios.stack import print_figures, running_stack, terminal_summary
+
+__all__ = ["run"]
+
+
+class _Publisher(threading.Thread):
+    """Publishes one command per bundle, ``rate`` per second, remembering what returned."""
+
+    def __init__(self, client: PluginClient, bundle_ids: list[str], rate: float) -> None:
+        super().__init__(daemon=True)
+        self.client, self.bundle_ids, self.pause = client, bundle_ids, 1.0 / rate
+        self.published: list[str] = []
+        self.failed: list[str] = []
+
+    def run(self) -> None:
+        for bundle in self.bundle_ids:
+            try:
+                handle = self.client.send("bundles.enable", {"resource_id": bundle})
+            except (OperationalError, RedisError, OSError):  # down: the plugin sees it
+                self.failed.append(bundle)
+            else:
+                self.published.append(handle.command_id)
+            time.sleep(self.pause)
+
+
+def run(
+    commands: int = 1500, rate: float = 50.0, down: float = 3.0, folder: Path | None = None
+) -> dict[str, Any]:
+    """Run the scenario and return its figures."""
+    with running_stack(folder=folder, appendonly=True) as stack:
+        bundle_ids = stack.bundles("b-broker", commands)
+        plugin = stack.plugin("toggler", "toggler", {"bundles:write": None})
+        plugin_id = plugin.key.plugin_id
+        worker = stack.start_worker()
+        publisher = _Publisher(stack.client(plugin), bundle_ids, rate)
+        started = time.monotonic()
+        publisher.start()
+        while len(publisher.published) < commands // 3:
+            time.sleep(0.05)
+        stack.redis.shutdown()
+        stopped_at = time.monotonic()
+        done_at_stop = stack.count_terminal(plugin_id)
+        time.sleep(down)
+        stack.redis.start()
+        restarted_at = time.monotonic()
+        # kombu 5.7 lets a worker die when its broker goes away (docs/reliability.md);
+        # start it again as the container's restart policy would.
+        time.sleep(2.0)
+        worker_exited = worker.process.poll() is not None
+        if worker_exited:
+            worker = stack.start_worker()
+        stack.wait_terminal_count(plugin_id, done_at_stop + 1, 600)
+        recovered = time.monotonic() - stopped_at
+        publisher.join()
+        ids = list(publisher.published)
+        waited = stack.wait_all_terminal(plugin_id, set(ids), 900)
+        figures = terminal_summary(ids, stack.audit(plugin_id))
+        with stack.world.runtime.sessions() as session:
+            changes = Counter(session.scalars(select(ChangeLogEntry.command_id)))
+        figures.update(
+            {
+                "publish_calls": commands,
+                "worker_exited_on_broker_loss": worker_exited,
+                "publish_raised_while_down": len(publisher.failed),
+                "broker_down_seconds": round(restarted_at - stopped_at, 1),
+                "seconds_from_shutdown_to_next_completion": round(recovered, 1),
+                "seconds_waiting_for_the_rest": round(waited, 1),
+                "seconds_total": round(time.monotonic() - started, 1),
+                "change_log_rows_per_command": dict(
+                    sorted(Counter(changes.get(cid, 0) for cid in ids).items())
+                ),
+            }
+        )
+        return figures
+
+
+def main() -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--commands", type=int, default=1500)
+    parser.add_argument("--rate", type=float, default=50.0, help="commands published per second")
+    parser.add_argument("--down", type=float, default=3.0, help="seconds Redis stays down")
+    parser.add_argument("--folder", type=Path, help="keep worker and Redis logs here")
+    args = parser.parse_args()
+    print_figures("broker_restart", run(args.commands, args.rate, args.down, args.folder))
+
+
+if __name__ == "__main__":
+    main()
