@@ -19,6 +19,7 @@ from capgate.contracts.catalog import CATALOG
 from capgate.contracts.services import ServiceKey
 from capgate.settings import Settings
 from capgate.workers.task import CommandTask, run_command
+from capgate.workers.transport import install_json_depth_limit
 
 __all__ = ["INTERNAL_QUEUE", "create_app", "queue_names"]
 
@@ -55,7 +56,13 @@ def _config(settings: Settings) -> dict[str, Any]:
         },
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_time_limit,
-        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        "broker_transport_options": {
+            "visibility_timeout": settings.visibility_timeout,
+            # kombu sweeps messages of dead workers every interval x throttle
+            # seconds (100 s by default): make it a tenth of the timeout.
+            "unacked_restore_interval": max(1, min(10, settings.visibility_timeout // 10)),
+            "unacked_restore_throttle": 1,
+        },
         "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout},
         "result_expires": 24 * 3600,
         "result_extended": False,
@@ -71,6 +78,9 @@ def create_app(settings: Settings, *, main: str = "capgate") -> Celery:
         main, broker=settings.broker_url, backend=settings.result_backend, set_as_current=False
     )
     app.conf.update(_config(settings))
+    install_json_depth_limit()
+    if settings.broker_url.startswith(("redis://", "rediss://")):
+        app.conf.broker_transport = "capgate.workers.transport:Transport"
     app.conf.capgate_settings = settings
     for spec in CATALOG.values():
         app.task(name=spec.task_name, base=CommandTask, bind=True)(run_command)

@@ -26,7 +26,7 @@ from capgate.workers import idempotency
 from capgate.workers.deps import PipelineDeps
 from capgate.workers.failures import settle_failure
 from capgate.workers.schedule import history_entry
-from capgate.workers.steps.attempts import place_attempt
+from capgate.workers.steps.attempts import DuplicateDelivery, place_attempt
 from capgate.workers.steps.authenticate import authenticate
 from capgate.workers.steps.authorize import authorize
 from capgate.workers.steps.record import audit_event, upsert_command
@@ -66,6 +66,18 @@ class Pipeline:
                     for step in self.steps:
                         step(work, self.deps)
                     return self._execute(work, session)
+            except DuplicateDelivery:
+                log.info(
+                    "re-delivered message of settled attempt %s of %s acknowledged",
+                    work.attempt,
+                    work.command_id,
+                )
+                return Verdict(
+                    VerdictKind.DUPLICATE_DELIVERY,
+                    Outcome.DEDUPLICATED,
+                    work.command_id,
+                    work.attempt,
+                )
             except PluginServiceError as error:
                 return self._settle(work, error, unexpected=False)
             except (DBAPIError, AuditWriteError):

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Task
-from celery.exceptions import Reject, Retry
+from celery.exceptions import Ignore, Reject, Retry
 
 from capgate.contracts.errors import PluginServiceError
 from capgate.workers.deps import PipelineDeps
@@ -144,6 +144,9 @@ def run_command(self: CommandTask, envelope: Any = None, *args: Any, **kwargs: A
         raise Reject(str(exc), requeue=True) from exc
     if verdict.kind is VerdictKind.SUCCEEDED:
         return verdict_result(verdict)
+    if verdict.kind is VerdictKind.DUPLICATE_DELIVERY:
+        # Acknowledge, and leave the first delivery's stored result alone.
+        raise Ignore()
     if verdict.kind is VerdictKind.RETRY_SCHEDULED:
         raise Retry(
             message=f"attempt {verdict.attempt} scheduled a retry",

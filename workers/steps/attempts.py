@@ -3,6 +3,11 @@
 The command row says which attempt is due. A delivery for it runs; anything
 else is a replay (the same command published again, or a delivery whose
 attempt already has its audit row) and is refused without running.
+
+One exception: the broker re-delivering the very message whose attempt has
+already committed (the worker died between the commit and the
+acknowledgement). That attempt's outcome is audited already, so the copy is
+acknowledged without a second row (:class:`DuplicateDelivery`).
 """
 
 from __future__ import annotations
@@ -14,9 +19,13 @@ from capgate.workers.steps.record import upsert_command
 from capgate.workers.tables import CommandRow
 from capgate.workers.work import Work
 
-__all__ = ["PENDING_STATUSES", "place_attempt"]
+__all__ = ["PENDING_STATUSES", "DuplicateDelivery", "place_attempt"]
 
 PENDING_STATUSES = frozenset({"retry_scheduled", "replay_scheduled", "delivering"})
+
+
+class DuplicateDelivery(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """This message's attempt already has its committed outcome; acknowledge quietly."""
 
 
 def _replayed(work: Work, row: CommandRow) -> PluginServiceError:
@@ -47,6 +56,10 @@ def place_attempt(work: Work, deps: PipelineDeps) -> None:
             "command_id_reused", f"command id {command_id} was used for another command"
         )
     work.known_command = True
+    settled_attempt = row.attempt if row.status != "delivering" else None
+    if work.delivery.redelivered and (token_attempt or 1) == settled_attempt:
+        work.attempt = row.attempt
+        raise DuplicateDelivery(command_id)
     if row.status not in PENDING_STATUSES:
         raise _replayed(work, row)
     expected = row.attempt if row.status == "delivering" else row.attempt + 1

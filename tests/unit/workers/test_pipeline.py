@@ -248,3 +248,21 @@ def test_a_message_redelivered_too_often_is_dead_lettered_without_running(
     assert verdict.outcome.value == "dead_lettered"
     assert verdict.error is not None and verdict.error.code == "redelivery_limit"
     assert len(calls) == 1
+
+
+def test_a_redelivered_copy_of_a_settled_attempt_is_acknowledged_without_a_second_row(
+    world: World, plugin: Plugin
+) -> None:
+    calls: list[Invocation] = []
+    pipeline = world.pipeline({OP: recording_handler(calls)})
+    text = plugin.command(OP, {"user_id": "u-1"})
+    assert pipeline.run(delivery(text, OP)).kind is VerdictKind.SUCCEEDED
+    # The worker died after the commit, before the acknowledgement: the
+    # broker hands the same message over again, marked redelivered.
+    again = pipeline.run(delivery(text, OP, redelivered=True))
+    assert again.kind is VerdictKind.DUPLICATE_DELIVERY
+    assert len(calls) == 1
+    assert [r.outcome for r in command_rows(world)] == ["succeeded"]
+    # Without the broker's mark it is a replay, and audited as one.
+    replay = pipeline.run(delivery(text, OP))
+    assert replay.error is not None and replay.error.code == "replayed_command"
