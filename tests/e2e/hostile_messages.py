@@ -187,8 +187,8 @@ def odd_arguments(draw: st.DrawFn, plugin: Plugin) -> Hostile:
         st.sampled_from([([envelope], {}), ([text, text], {}), ([text], {"x": 1}), ([], {})])
     )
     body = json.dumps([args, kwargs, EMPTY_EMBED]).encode()
-    codes = ENVELOPE_CODES | {"replayed_command"}
-    return Hostile("odd_arguments", message(TASK, cid, body), cid, codes)
+    # Refused before attribution (no audit row in the probe runs).
+    return Hostile("odd_arguments", message(TASK, cid, body), None, frozenset())
 
 
 @st.composite
