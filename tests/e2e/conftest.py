@@ -7,31 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.workers import WorkerProcess, flush_redis, policies, worker_env
+from tests.e2e.workers import WorkerProcess, settings_for, worker_env
 from tests.support.ops import seeded_world
-from tests.support.world import SECRET, World
-
-
-def settings_for(postgres_url: str, redis_url: str, folder: Path) -> dict[str, str]:
-    """CAPGATE_* settings of a test world, with its Redis databases (11-13) emptied."""
-    base = redis_url.rstrip("/")
-    settings = {
-        "CAPGATE_DATABASE_URL": postgres_url,
-        "CAPGATE_BROKER_URL": f"{base}/11",
-        "CAPGATE_RESULT_BACKEND": f"{base}/12",
-        "CAPGATE_RATE_LIMIT_URL": f"{base}/13",
-        "CAPGATE_SECRET": SECRET,
-        "CAPGATE_VISIBILITY_TIMEOUT": "12",
-        "CAPGATE_TASK_SOFT_TIME_LIMIT": "8",
-        "CAPGATE_TASK_TIME_LIMIT": "10",
-        "CAPGATE_PUMP_INTERVAL": "0.2",
-        "CAPGATE_RETRY_POLICIES": policies(),
-        "CAPGATE_EML_FOLDER": str(folder / "outbox"),
-        "CAPGATE_STORAGE_ROOT": str(folder / "storage"),
-    }
-    for name in ("CAPGATE_BROKER_URL", "CAPGATE_RESULT_BACKEND", "CAPGATE_RATE_LIMIT_URL"):
-        flush_redis(settings[name])
-    return settings
+from tests.support.world import World
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ virtual environment, with nothing but the CAPGATE_* environment.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,12 +27,10 @@ CELERY = str(Path(sys.executable).parent / "celery")
 class CeleryWorker(WorkerProcess):
     """``celery -A capgate.workers.main worker``, watched like a ``capgate worker``."""
 
-    def __init__(self, env: Mapping[str, str], log: Path, *args: str) -> None:
-        # Not super().__init__: that starts ``capgate worker``; everything
-        # else (readiness, stop, kill) is the same for both commands.
-        self.log = log
-        self._handle = log.open("ab")
-        command = [
+    def command(self, *args: str) -> list[str]:
+        """Celery's own command line instead of ``capgate worker``."""
+        hostname = f"celery{time.monotonic_ns()}@%h"
+        return [
             CELERY,
             "-A",
             "capgate.workers.main",
@@ -41,16 +38,9 @@ class CeleryWorker(WorkerProcess):
             "--loglevel=INFO",
             "--concurrency=1",
             "--hostname",
-            f"celery{time.monotonic_ns()}@%h",
+            hostname,
             *args,
         ]
-        self.process = subprocess.Popen(
-            command,
-            env=dict(env),
-            stdout=self._handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
 
 
 @pytest.fixture

@@ -36,8 +36,15 @@ from capgate.registry.admin import RegistryAdmin
 from capgate.registry.tables import Plugin as PluginRow
 from capgate.registry.tables import PluginStatus
 from capgate.workers.tables import ScheduledRetryRow
-from tests.e2e.conftest import seeded_world, settings_for
-from tests.e2e.workers import WorkerProcess, name, registry_admin, wait_for, worker_env
+from tests.e2e.conftest import seeded_world
+from tests.e2e.workers import (
+    WorkerProcess,
+    name,
+    registry_admin,
+    settings_for,
+    wait_for,
+    worker_env,
+)
 from tests.support.world import Plugin, World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

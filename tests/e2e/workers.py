@@ -41,28 +41,62 @@ def worker_env(settings: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def settings_for(
+    postgres_url: str,
+    redis_url: str,
+    folder: Path,
+    *,
+    databases: tuple[int, int, int] = (11, 12, 13),
+) -> dict[str, str]:
+    """CAPGATE_* settings of a test world; its Redis ``databases`` (broker, results,
+    limits) are emptied first. Suites that may run beside the e2e ones use others."""
+    base = redis_url.rstrip("/")
+    broker, results, limits = databases
+    settings = {
+        "CAPGATE_DATABASE_URL": postgres_url,
+        "CAPGATE_BROKER_URL": f"{base}/{broker}",
+        "CAPGATE_RESULT_BACKEND": f"{base}/{results}",
+        "CAPGATE_RATE_LIMIT_URL": f"{base}/{limits}",
+        "CAPGATE_SECRET": SECRET,
+        "CAPGATE_VISIBILITY_TIMEOUT": "12",
+        "CAPGATE_TASK_SOFT_TIME_LIMIT": "8",
+        "CAPGATE_TASK_TIME_LIMIT": "10",
+        "CAPGATE_PUMP_INTERVAL": "0.2",
+        "CAPGATE_RETRY_POLICIES": policies(),
+        "CAPGATE_EML_FOLDER": str(folder / "outbox"),
+        "CAPGATE_STORAGE_ROOT": str(folder / "storage"),
+    }
+    for name in ("CAPGATE_BROKER_URL", "CAPGATE_RESULT_BACKEND", "CAPGATE_RATE_LIMIT_URL"):
+        flush_redis(settings[name])
+    return settings
+
+
 class WorkerProcess:
     """``capgate worker`` in its own process group, with its log in a file."""
 
     def __init__(self, env: Mapping[str, str], log: Path, *args: str) -> None:
         self.log = log
         self._handle = log.open("ab")
-        command = [
-            CAPGATE,
-            "worker",
-            "--loglevel=INFO",
-            "--concurrency=2",
-            "--hostname",
-            f"w{time.monotonic_ns()}@%h",
-            *args,
-        ]
         self.process = subprocess.Popen(
-            command,
+            self.command(*args),
             env=dict(env),
             stdout=self._handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def command(self, *args: str) -> list[str]:
+        """The command line that starts this worker (subclasses start other commands)."""
+        hostname = f"w{time.monotonic_ns()}@%h"
+        return [
+            CAPGATE,
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=2",
+            "--hostname",
+            hostname,
+            *args,
+        ]
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until Celery prints 'ready' (fails with the log if it died)."""

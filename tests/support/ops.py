@@ -20,29 +20,15 @@ from capgate.adapters.seed import seed_demo_data
 from capgate.contracts.client import PluginClient, PluginCredentials
 from capgate.database import unit_of_work
 from tests.conftest import _reset_postgres
-from tests.e2e.workers import flush_redis, policies
-from tests.support.world import SECRET, Plugin, World
+from tests.e2e.workers import settings_for
+from tests.support.world import Plugin, World
 
 T = TypeVar("T")
 
 
 def ops_settings(postgres_url: str, redis_url: str, folder: Path) -> dict[str, str]:
     """CAPGATE_* settings on Redis databases 7-9 (emptied first)."""
-    base = redis_url.rstrip("/")
-    settings = {
-        "CAPGATE_DATABASE_URL": postgres_url,
-        "CAPGATE_BROKER_URL": f"{base}/7",
-        "CAPGATE_RESULT_BACKEND": f"{base}/8",
-        "CAPGATE_RATE_LIMIT_URL": f"{base}/9",
-        "CAPGATE_SECRET": SECRET,
-        "CAPGATE_PUMP_INTERVAL": "0.2",
-        "CAPGATE_RETRY_POLICIES": policies(),
-        "CAPGATE_EML_FOLDER": str(folder / "outbox"),
-        "CAPGATE_STORAGE_ROOT": str(folder / "storage"),
-    }
-    for name in ("CAPGATE_BROKER_URL", "CAPGATE_RESULT_BACKEND", "CAPGATE_RATE_LIMIT_URL"):
-        flush_redis(settings[name])
-    return settings
+    return settings_for(postgres_url, redis_url, folder, databases=(7, 8, 9))
 
 
 @contextmanager
