@@ -1,0 +1,166 @@
+"""capgate's Redis transport when the broker goes away mid-delivery (docs/reliability.md, 3).
+
+Each test runs a ``redis-server`` of its own, append-only like the compose
+file's, so it can be shut down and started again with its data. kombu's own
+transport is run beside capgate's: the tests that show a kombu 5.7 failure
+assert it, so a kombu release that fixes it shows up here (and the
+workaround in ``workers/transport.py`` can go).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from kombu import Connection, Consumer, Exchange, Producer, Queue
+from kombu.common import ignore_errors
+from kombu.transport import redis as kombu_redis
+
+from capgate.workers import transport as capgate_transport
+from scenarios.servers import RedisServer
+from tests.support.services import unavailable
+
+pytestmark = pytest.mark.integration
+
+CAPGATE = "capgate.workers.transport:Transport"
+KOMBU = "redis"
+EXCHANGE = Exchange("capgate.bundles", type="direct")
+QUEUE = Queue("capgate.bundles", EXCHANGE, routing_key="capgate.bundles")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server (the test starts its own)")
+    server = RedisServer(tmp_path / "redis", appendonly=True)
+    server.start()
+    capgate_transport._UNRECORDED.clear()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        capgate_transport._UNRECORDED.clear()
+
+
+def publish_one(url: str) -> None:
+    """Publish one message the way the plugin client does (declared, then routed)."""
+    with Connection(url) as connection:
+        Producer(connection).publish(
+            {"n": 1}, exchange=EXCHANGE, routing_key="capgate.bundles", declare=[QUEUE]
+        )
+
+
+def consumer(connection: Connection, received: list[Any]) -> Consumer:
+    found = Consumer(
+        connection.default_channel,
+        [QUEUE],
+        callbacks=[lambda body, message: received.append(message)],
+        accept=["json"],
+    )
+    found.consume()
+    return found
+
+
+def drain(connection: Connection, timeout: float) -> None:
+    try:
+        connection.drain_events(timeout=timeout)
+    except (TimeoutError, *connection.connection_errors):
+        pass
+
+
+def broker_state(url: str) -> tuple[int, int]:
+    """(messages waiting in the queue, messages recorded as unacknowledged)."""
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.llen("capgate.bundles")), int(client.hlen("unacked"))
+    finally:
+        client.close()
+
+
+def take_while_the_broker_goes_away(
+    server: RedisServer, transport: str, monkeypatch: pytest.MonkeyPatch
+) -> list[Any]:
+    """BRPOP takes the message, then the broker shuts down before kombu records it as
+    unacknowledged (the window of the lost command in the broker-restart scenario)."""
+    record = kombu_redis.QoS.append
+
+    def shutdown_then_record(self: Any, message: Any, delivery_tag: str) -> None:
+        server.shutdown()
+        record(self, message, delivery_tag)
+
+    monkeypatch.setattr(kombu_redis.QoS, "append", shutdown_then_record)
+    received: list[Any] = []
+    connection = Connection(server.url(0), transport=transport)
+    consumer(connection, received)
+    drain(connection, 5)
+    monkeypatch.setattr(kombu_redis.QoS, "append", record)
+    ignore_errors(connection, connection.collect)
+    return received
+
+
+def test_kombu_loses_a_message_taken_just_before_the_broker_goes_away(
+    server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_one(server.url(0))
+    assert take_while_the_broker_goes_away(server, KOMBU, monkeypatch) == []
+    server.start()
+    assert broker_state(server.url(0)) == (0, 0)  # neither queued nor unacked: lost
+
+
+def test_capgate_puts_back_a_message_taken_just_before_the_broker_goes_away(
+    server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_one(server.url(0))
+    assert take_while_the_broker_goes_away(server, CAPGATE, monkeypatch) == []
+    server.start()
+    received: list[Any] = []
+    with Connection(server.url(0), transport=CAPGATE) as connection:  # the worker reconnects
+        consumer(connection, received)
+        drain(connection, 5)
+        assert [message.payload for message in received] == [{"n": 1}]
+        assert received[0].delivery_info["redelivered"] is True
+        received[0].ack()
+    assert broker_state(server.url(0)) == (0, 0)
+    assert capgate_transport._UNRECORDED == []
+
+
+def lose_the_broker_holding_a_message(server: RedisServer, transport: str) -> Connection:
+    """A consumer holding one unacknowledged message, its BRPOP pending, loses the broker;
+    Celery's consumer then collect()s its connection (consumer.py,
+    on_connection_error_after_connected). Returns that connection."""
+    publish_one(server.url(0))
+    received: list[Any] = []
+    connection = Connection(server.url(0), transport=transport)
+    consumer(connection, received)
+    drain(connection, 5)
+    assert len(received) == 1
+    # A second channel, created after the task channel, as Celery's Gossip and
+    # Control steps have: closing it fails first and cuts the cleanup short.
+    channel = connection.channel()
+    fanout = Queue("gossip", Exchange("gossip", type="fanout"), auto_delete=True, channel=channel)
+    Consumer(channel, [fanout], callbacks=[lambda body, message: None], no_ack=True).consume()
+    drain(connection, 0.3)  # leaves a BRPOP waiting for its reply
+    server.shutdown()
+    connection.collect(socket_timeout=1)
+    return connection
+
+
+def test_kombu_closing_the_collected_connection_raises_attribute_error(
+    server: RedisServer,
+) -> None:
+    connection = lose_the_broker_holding_a_message(server, KOMBU)
+    with pytest.raises(AttributeError, match="hostname"):
+        ignore_errors(connection, connection.close)  # what makes Celery's worker exit
+
+
+def test_capgate_closing_the_collected_connection_is_a_connection_error(
+    server: RedisServer,
+) -> None:
+    connection = lose_the_broker_holding_a_message(server, CAPGATE)
+    ignore_errors(connection, connection.close)  # swallowed: the worker reconnects
+    server.start()
+    assert broker_state(server.url(0)) == (0, 1)  # still unacked: back after the timeout
