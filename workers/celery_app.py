@@ -47,7 +47,11 @@ def _config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_send_sent_event": True,
         "worker_send_task_events": True,
-        "task_track_started": True,
+        # No STARTED write before the task body: if the result backend is gone at
+        # that moment, Celery fails the task outside its body and acknowledges
+        # the message unrun (docs/reliability.md, 3). Flower shows "started"
+        # from the task events.
+        "task_track_started": False,
         "task_queues": queues,
         "task_default_queue": INTERNAL_QUEUE,
         "task_routes": {
