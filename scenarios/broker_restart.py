@@ -12,9 +12,11 @@ down are counted apart: the plugin was told they failed. Run:
 from __future__ import annotations
 
 import argparse
+import re
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,9 @@ from sqlalchemy import select
 
 from capgate.adapters.change_log import ChangeLogEntry
 from capgate.contracts.client import PluginClient
-from scenarios.stack import print_figures, running_stack, terminal_summary
+from scenarios.aof_trace import commands as aof_commands
+from scenarios.aof_trace import trace
+from scenarios.stack import Stack, print_figures, running_stack, terminal_summary
 
 __all__ = ["run"]
 
@@ -49,10 +53,17 @@ class _Publisher(threading.Thread):
             time.sleep(self.pause)
 
 
+_RECEIVED = re.compile(r"\[([0-9a-f-]{36})\] received")
+
+
 def run(
-    commands: int = 1500, rate: float = 50.0, down: float = 3.0, folder: Path | None = None
+    commands: int = 1500,
+    rate: float = 50.0,
+    down: float = 3.0,
+    folder: Path | None = None,
+    wait: float = 900.0,
 ) -> dict[str, Any]:
-    """Run the scenario and return its figures."""
+    """Run the scenario and return its figures; ``wait``: seconds granted to stragglers."""
     with running_stack(folder=folder, appendonly=True) as stack:
         bundle_ids = stack.bundles("b-broker", commands)
         plugin = stack.plugin("toggler", "toggler", {"bundles:write": None})
@@ -63,8 +74,9 @@ def run(
         publisher.start()
         while len(publisher.published) < commands // 3:
             time.sleep(0.05)
-        stack.redis.shutdown()
         stopped_at = time.monotonic()
+        shutdown_at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        stack.redis.shutdown()
         done_at_stop = stack.count_terminal(plugin_id)
         time.sleep(down)
         stack.redis.start()
@@ -79,8 +91,10 @@ def run(
         recovered = time.monotonic() - stopped_at
         publisher.join()
         ids = list(publisher.published)
-        waited = stack.wait_all_terminal(plugin_id, set(ids), 900)
-        figures = terminal_summary(ids, stack.audit(plugin_id))
+        waited = stack.wait_all_terminal(plugin_id, set(ids), wait)
+        rows = stack.audit(plugin_id)
+        figures = terminal_summary(ids, rows)
+        figures["lost"] = _lost(stack, ids, {r.command_id for r in rows})
         with stack.world.runtime.sessions() as session:
             changes = Counter(session.scalars(select(ChangeLogEntry.command_id)))
         figures.update(
@@ -89,6 +103,7 @@ def run(
                 "worker_exited_on_broker_loss": worker_exited,
                 "publish_raised_while_down": len(publisher.failed),
                 "broker_down_seconds": round(restarted_at - stopped_at, 1),
+                "shutdown_at": shutdown_at,
                 "seconds_from_shutdown_to_next_completion": round(recovered, 1),
                 "seconds_waiting_for_the_rest": round(waited, 1),
                 "seconds_total": round(time.monotonic() - started, 1),
@@ -100,6 +115,20 @@ def run(
         return figures
 
 
+def _lost(stack: Stack, ids: list[str], audited: set[str | None]) -> dict[str, Any]:
+    """Each published command without any audit row: what the broker's AOF and the
+    worker logs say happened to its message (see ``scenarios.aof_trace``)."""
+    missing = [cid for cid in ids if cid not in audited]
+    if not missing:
+        return {}
+    stack.redis.shutdown()  # flush the AOF; nothing runs any more
+    fates = trace(aof_commands(stack.redis.folder), missing)
+    received: Counter[str] = Counter()
+    for worker in stack.workers:
+        received.update(_RECEIVED.findall(worker.log.read_text(errors="replace")))
+    return {cid: {**fates[cid].as_dict(), "worker_log_received": received[cid]} for cid in missing}
+
+
 def main() -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -107,8 +136,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="commands published per second")
     parser.add_argument("--down", type=float, default=3.0, help="seconds Redis stays down")
     parser.add_argument("--folder", type=Path, help="keep worker and Redis logs here")
+    parser.add_argument(
+        "--wait", type=float, default=900.0, help="seconds to wait for the last commands"
+    )
     args = parser.parse_args()
-    print_figures("broker_restart", run(args.commands, args.rate, args.down, args.folder))
+    figures = run(args.commands, args.rate, args.down, args.folder, args.wait)
+    print_figures("broker_restart", figures)
 
 
 if __name__ == "__main__":

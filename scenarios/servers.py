@@ -16,11 +16,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import create_engine, text
 
 from tests.support.services import POSTGRES_ADMIN_URL, free_port
 
 __all__ = ["RedisServer", "own_database"]
+
+
+def _admin_client(port: int) -> redis.Redis:
+    """A client that tries once: redis-py 8 retries a failed command 3 times with
+    growing pauses by default, which made SHUTDOWN (whose connection the server
+    closes) return seconds after the server was gone."""
+    return redis.Redis(port=port, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
 
 
 class RedisServer:
@@ -50,7 +59,7 @@ class RedisServer:
         log = (self.folder / "redis.log").open("ab")
         self.process = subprocess.Popen(self._args, stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        client = _admin_client(self.port)
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
@@ -70,7 +79,7 @@ class RedisServer:
         """SHUTDOWN (the append-only file is flushed first) and wait for the exit."""
         if self.process is None or self.process.poll() is not None:
             return
-        client = redis.Redis(port=self.port)
+        client = _admin_client(self.port)
         try:
             client.shutdown()
         except redis.ConnectionError:
