@@ -54,6 +54,10 @@ class CuttableProxy:
             self._server.close()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            # An unclosed loop warns when garbage-collected, which fails whatever
+            # test is running then (pytest turns warnings into errors).
+            self._loop.close()
 
     def _call(self, coroutine: object) -> asyncio.Server:
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)  # type: ignore[arg-type]
