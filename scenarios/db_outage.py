@@ -95,20 +95,30 @@ def _disabled(stack: Stack, bundle_ids: list[str]) -> int:
         return len(list(session.scalars(stmt)))
 
 
-def _mismatches(stack: Stack, plugin_id: str, ids: list[str]) -> int:
-    """Commands whose stored result disagrees with their audit trail (or has none)."""
+def _mismatches(stack: Stack, plugin_id: str, ids: list[str]) -> dict[str, int]:
+    """Commands whose stored result disagrees with their audit trail, by kind.
+
+    ``stored_without_matching_audit``: a result stored (the message was
+    acknowledged) that the audit trail does not back - no terminal row, or
+    SUCCESS against a refusal, or FAILURE against ``succeeded``.
+    ``audited_without_result``: a terminal audit row but no stored result, so a
+    plugin waiting for it times out although the command ended.
+    """
     outcome = {r.command_id: r.outcome for r in stack.audit(plugin_id)}
     client = redis.Redis.from_url(stack.settings["CAPGATE_RESULT_BACKEND"])
     try:
         values = client.mget([f"celery-task-meta-{cid}" for cid in ids])
     finally:
         client.close()
-    wrong = 0
+    kinds = {"stored_without_matching_audit": 0, "audited_without_result": 0}
     for cid, raw in zip(ids, values, strict=True):
         status = json.loads(raw)["status"] if raw else None
+        if status is None:  # no result: the plugin cannot see how the command ended
+            kinds["audited_without_result"] += outcome.get(cid) is not None
+            continue
         expected = "SUCCESS" if outcome.get(cid) == "succeeded" else "FAILURE"
-        wrong += status != expected
-    return wrong
+        kinds["stored_without_matching_audit"] += status != expected
+    return kinds
 
 
 def main() -> None:
