@@ -86,6 +86,7 @@ class PluginClient:
             app.conf.update(
                 task_serializer="json", accept_content=["json"], result_accept_content=["json"]
             )
+            app.loader.override_backends = _results_on_demand()
         self._app = app
 
     def context(self, **overrides: Any) -> PluginServiceContext:
@@ -157,3 +158,32 @@ class PluginClient:
     ) -> dict[str, Any]:
         """Send and wait for the response; raises ``PluginServiceError`` on failure."""
         return self.send(operation, payload, **options).result(timeout)
+
+
+_ON_DEMAND = "capgate.contracts.client:OnDemandRedisBackend"
+
+
+def _results_on_demand() -> dict[str, str]:
+    """Celery backend aliases: Redis results are subscribed to only when awaited."""
+    return {"redis": _ON_DEMAND, "rediss": _ON_DEMAND}
+
+
+def __getattr__(name: str) -> Any:
+    """``OnDemandRedisBackend``, built on first use so that importing this module needs no Celery.
+
+    Celery's Redis backend subscribes to every task's result channel as the
+    task is sent: a round trip that was a fifth of the cost of a publish, paid
+    by every fire-and-forget ``send``. ``CommandHandle.result`` still gets
+    every result: ``AsyncResult.get`` subscribes first and then reads the
+    stored result, so one that arrived before the subscription is not missed.
+    """
+    if name != "OnDemandRedisBackend":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from celery.backends.redis import RedisBackend
+
+    class OnDemandRedisBackend(RedisBackend):
+        def on_task_call(self, producer: Any, task_id: str) -> None:
+            return None
+
+    globals()[name] = OnDemandRedisBackend
+    return OnDemandRedisBackend
