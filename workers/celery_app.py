@@ -45,9 +45,13 @@ def _config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "task_send_sent_event": True,
-        "worker_send_task_events": True,
-        "task_track_started": True,
+        # Task events are what Flower shows (docs/operations.md); an operator
+        # without Flower can turn them off (CAPGATE_TASK_EVENTS=false).
+        "task_send_sent_event": settings.task_events,
+        "worker_send_task_events": settings.task_events,
+        # No STARTED state in the result backend: it cost a Redis write per
+        # command, and Flower takes "started" from the task events instead.
+        "task_track_started": False,
         "task_queues": queues,
         "task_default_queue": INTERNAL_QUEUE,
         "task_routes": {
