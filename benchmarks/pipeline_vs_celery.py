@@ -56,6 +56,7 @@ from benchmarks.bench_support import (  # noqa: E402
     outstanding,
     percentiles,
     raw_message,
+    server_cpu,
     watch_drain,
 )
 from capgate.contracts.catalog import get_operation  # noqa: E402
@@ -229,12 +230,22 @@ def run_case(case: Case, args: argparse.Namespace, logs: Path, run: int) -> dict
     before = world.outcome_counts(ctx["database_url"]) if case.capgate else {}
     worker = case.start_worker(logs / f"{case.system}-{run}.log")
     try:
-        drain = watch_drain(case.broker, case.queue, args.messages, worker.pid, timeout=600)
+        database = ctx["database_url"].rsplit("/", 1)[1]
+        port = case.broker.connection_pool.connection_kwargs.get("port", 6379)
+        drain = watch_drain(
+            case.broker,
+            case.queue,
+            args.messages,
+            worker.pid,
+            timeout=600,
+            servers=lambda: server_cpu(database, port),
+        )
         result.update(
             drain_per_s=drain.rate,
             drained=drain.acked,
             drain_seconds=drain.seconds,
             cpu_ms_per_message=drain.cpu_seconds * 1000 / max(1, drain.acked),
+            server_cpu_ms_per_message=drain.server_cpu_seconds * 1000 / max(1, drain.acked),
             peak_rss_mb=drain.peak_rss / 2**20,
         )
         result["audited"] = _audited(case, before, args.messages)
@@ -312,6 +323,7 @@ METRICS = (
     ("batch_publish_per_s", "publish, batch of 100 via LPUSH (msg/s)"),
     ("drain_per_s", "drain rate (msg/s)"),
     ("cpu_ms_per_message", "worker CPU per message (ms)"),
+    ("server_cpu_ms_per_message", "PostgreSQL + Redis CPU per message (ms)"),
     ("peak_rss_mb", "worker peak RSS, all processes (MB)"),
     ("latency_p50_ms", "latency p50 (ms)"),
     ("latency_p95_ms", "latency p95 (ms)"),
