@@ -15,6 +15,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,33 @@ def tree_usage(pid: int) -> tuple[float, int]:
     return cpu, rss
 
 
+def server_cpu(database: str, redis_port: int) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving ``database`` and of the Redis server.
+
+    A backend's title names its database (``postgres: 15/main: user db ...``);
+    PostgreSQL's shared processes (WAL writer, checkpointer) are left out,
+    since other databases use them too.
+    """
+    found: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        backend = title.startswith("postgres:") and f" {database} " in title
+        broker = "redis-server" in title and f":{redis_port}" in title
+        if backend or broker:
+            found[int(entry.name)] = _stat(int(entry.name))[0]
+    return found
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two :func:`server_cpu` readings (new processes counted whole)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 class Worker:
     """A worker command in its own process group, with its output in a log file."""
 
@@ -119,6 +147,8 @@ class Drain:
     seconds: float
     cpu_seconds: float
     peak_rss: int
+    server_cpu_seconds: float = 0.0
+    """PostgreSQL backends of the benchmark's database plus Redis, over the same span."""
     samples: list[tuple[float, int]] = field(default_factory=list)
 
     @property
@@ -137,7 +167,12 @@ def outstanding(broker: redis.Redis, queue: str) -> int:
 
 
 def watch_drain(
-    broker: redis.Redis, queue: str, total: int, worker_pid: int, timeout: float
+    broker: redis.Redis,
+    queue: str,
+    total: int,
+    worker_pid: int,
+    timeout: float,
+    servers: Callable[[], dict[int, float]] = dict,
 ) -> Drain:
     """Poll until nothing is outstanding; time from the first acknowledgement to the last.
 
@@ -160,6 +195,7 @@ def watch_drain(
         if start is None and left < total:
             start, first_left = now, left
             cpu_start, rss = tree_usage(worker_pid)
+            servers_start = servers()
             peak = max(peak, rss)
         elif polls % 20 == 0:  # /proc walks cost CPU too: every ~0.2 s is enough
             peak = max(peak, tree_usage(worker_pid)[1])
@@ -170,7 +206,8 @@ def watch_drain(
     cpu_end, _ = tree_usage(worker_pid)
     if start is None or cpu_start is None or end is None or first_left == 0:
         raise RuntimeError("the queue emptied between two readings: use more messages")
-    return Drain(first_left, end - start, cpu_end - cpu_start, peak, samples)
+    used = cpu_used(servers_start, servers())
+    return Drain(first_left, end - start, cpu_end - cpu_start, peak, used, samples)
 
 
 def raw_message(

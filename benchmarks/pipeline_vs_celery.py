@@ -9,16 +9,15 @@ Not a test (pytest collects only ``tests/``). Run from the repository root:
 
 It creates a scratch PostgreSQL database (dropped at the end) and uses Redis
 databases 9 (broker) and 10 (results, rate limits, latency marks), emptied
-before each case. Three systems, each a real worker (prefork, concurrency 2,
+before each case. Four systems, each a real worker (prefork, ``--concurrency`` 2,
 prefetch multiplier 1, late acknowledgement):
 
 - ``capgate``: ``capgate worker`` running ``bundles.enable``/``disable``
   commands through the whole pipeline (signature, registry, scopes, a Redis
   rate-limit call, idempotency, the toggle, the chained audit row, commit,
   then the acknowledgement);
-- ``capgate_lean``: the same pipeline and guarantees, but without task
-  events and the STARTED state (benchmarks/capgate_lean_app.py), to show
-  what those two observability settings cost;
+- ``capgate_lean``: the same worker with ``CAPGATE_TASK_EVENTS=false``
+  (no task events, so no Flower), to show what that setting costs;
 - ``bare_noop``: a Celery task that does nothing;
 - ``bare_audit``: a Celery task that commits one audit-like row per task.
 
@@ -57,6 +56,7 @@ from benchmarks.bench_support import (  # noqa: E402
     outstanding,
     percentiles,
     raw_message,
+    server_cpu,
     watch_drain,
 )
 from capgate.contracts.catalog import get_operation  # noqa: E402
@@ -137,21 +137,19 @@ class Case:
     def start_worker(self, log: Path) -> Worker:
         """Start this system's worker (prefork, 2 processes, prefetch 1, late ack)."""
         ctx, level = self.ctx, self.ctx["loglevel"]
+        processes = f"--concurrency={ctx.get('concurrency', 2)}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPGATE_", "BENCH_"))}
         name = f"--hostname=bench{uuid.uuid4().hex[:6]}@%h"
-        if self.system == "capgate":
+        if self.capgate:
             env.update(ctx["capgate_env"])
-            command = [str(BIN / "capgate"), "worker", "--concurrency=2", "--pool=prefork"]
+            if self.system == "capgate_lean":
+                env["CAPGATE_TASK_EVENTS"] = "false"
+            command = [str(BIN / "capgate"), "worker", processes, "--pool=prefork"]
             command += ["-Q", self.queue, f"--loglevel={level}", name]
-        elif self.capgate:
-            env.update(ctx["capgate_env"], PYTHONPATH=str(ROOT))
-            command = [str(BIN / "celery"), "-A", "benchmarks.capgate_lean_app", "worker"]
-            command += ["--pool=prefork", "--concurrency=2", "-Q", self.queue]
-            command += [f"--loglevel={level}", name]
         else:
             env.update(ctx["bare_env"], PYTHONPATH=str(ROOT))
             command = [str(BIN / "celery"), "-A", "benchmarks.bare_celery_app", "worker"]
-            command += ["--pool=prefork", "--concurrency=2", "-Q", QUEUE, f"--loglevel={level}"]
+            command += ["--pool=prefork", processes, "-Q", QUEUE, f"--loglevel={level}"]
             command += [name]
         return Worker(command, env, log, ROOT)
 
@@ -232,12 +230,22 @@ def run_case(case: Case, args: argparse.Namespace, logs: Path, run: int) -> dict
     before = world.outcome_counts(ctx["database_url"]) if case.capgate else {}
     worker = case.start_worker(logs / f"{case.system}-{run}.log")
     try:
-        drain = watch_drain(case.broker, case.queue, args.messages, worker.pid, timeout=600)
+        database = ctx["database_url"].rsplit("/", 1)[1]
+        port = case.broker.connection_pool.connection_kwargs.get("port", 6379)
+        drain = watch_drain(
+            case.broker,
+            case.queue,
+            args.messages,
+            worker.pid,
+            timeout=600,
+            servers=lambda: server_cpu(database, port),
+        )
         result.update(
             drain_per_s=drain.rate,
             drained=drain.acked,
             drain_seconds=drain.seconds,
             cpu_ms_per_message=drain.cpu_seconds * 1000 / max(1, drain.acked),
+            server_cpu_ms_per_message=drain.server_cpu_seconds * 1000 / max(1, drain.acked),
             peak_rss_mb=drain.peak_rss / 2**20,
         )
         result["audited"] = _audited(case, before, args.messages)
@@ -284,6 +292,7 @@ def build_context(args: argparse.Namespace, database_url: str, folder: Path) -> 
     bare_app.conf.update(task_serializer="json", accept_content=["json"])
     return {
         "loglevel": args.loglevel,
+        "concurrency": getattr(args, "concurrency", 2),
         "database_url": database_url,
         "broker": redis.Redis.from_url(broker_url),
         "marks": redis.Redis.from_url(side_url),
@@ -314,6 +323,7 @@ METRICS = (
     ("batch_publish_per_s", "publish, batch of 100 via LPUSH (msg/s)"),
     ("drain_per_s", "drain rate (msg/s)"),
     ("cpu_ms_per_message", "worker CPU per message (ms)"),
+    ("server_cpu_ms_per_message", "PostgreSQL + Redis CPU per message (ms)"),
     ("peak_rss_mb", "worker peak RSS, all processes (MB)"),
     ("latency_p50_ms", "latency p50 (ms)"),
     ("latency_p95_ms", "latency p95 (ms)"),
@@ -397,6 +407,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--payload-bytes", type=int, default=1024)
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset")
     parser.add_argument("--loglevel", default="WARNING", help="worker log level (all systems)")
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="worker processes (the same for all systems)"
+    )
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="uses DBs 9 and 10")
     parser.add_argument("--logs", type=Path, default=None, help="keep worker logs here")

@@ -30,8 +30,13 @@ class Runtime:
         self.engine.dispose()
 
 
-def bootstrap(settings: Settings | None = None) -> Runtime:
-    """Build the runtime from ``settings`` (default: the environment)."""
+def bootstrap(settings: Settings | None = None, *, ping: bool = True) -> Runtime:
+    """Build the runtime from ``settings`` (default: the environment).
+
+    ``ping=False`` skips the pool's liveness check on each checkout: a round
+    trip per transaction. The worker turns it off and handles a connection
+    that went stale by giving the message back at once (workers/task.py).
+    """
     settings = settings or load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_pre_ping=ping)
     return Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine))

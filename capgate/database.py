@@ -90,6 +90,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # psycopg 3 is the driver we ship; plain postgresql:// would pick psycopg2.
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
+        kwargs.pop("pool_pre_ping", None)  # a file has nothing to ping
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

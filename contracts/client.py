@@ -12,6 +12,7 @@ following ``docs/wire-format.md``.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -86,7 +87,38 @@ class PluginClient:
             app.conf.update(
                 task_serializer="json", accept_content=["json"], result_accept_content=["json"]
             )
+            app.loader.override_backends = _results_on_demand()
         self._app = app
+        # One producer (and broker connection) per publishing thread, kept:
+        # acquiring one from Celery's pool for every message, as send_task
+        # does, was a fifth of the cost of a publish.
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._connections_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the broker connections this client opened (it reconnects if used again)."""
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        self._local = threading.local()
+        for connection in connections:
+            connection.release()
+
+    def __enter__(self) -> PluginClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _producer(self) -> Any:
+        producer = getattr(self._local, "producer", None)
+        if producer is None:
+            connection = self._app.connection_for_write()
+            with self._connections_lock:
+                self._connections.append(connection)
+            producer = self._app.amqp.Producer(connection, auto_declare=False)
+            self._local.producer = producer
+        return producer
 
     def context(self, **overrides: Any) -> PluginServiceContext:
         """A context for this capability, stamped now; overrides win."""
@@ -127,17 +159,30 @@ class PluginClient:
     def publish(self, operation: str, envelope: str, command_id: str) -> CommandHandle:
         """Publish an already signed envelope on the operation's queue."""
         spec = get_operation(operation)
-        async_result = self._app.send_task(
+        app = self._app
+        # What send_task does, minus its router lookup (the queue is known),
+        # its per-message producer checkout and its result subscription;
+        # Celery's own message builder and sender, so the message, the
+        # publish retry policy and the publish signals are the same.
+        message = app.amqp.create_task_message(
+            command_id,
             spec.task_name,
-            args=[envelope],
-            task_id=command_id,
-            queue=spec.queue,
-            routing_key=spec.queue,
+            [envelope],
+            {},
+            reply_to=app.thread_oid,
+            create_sent_event=app.conf.task_send_sent_event,
             # Flower and logs show this instead of the arguments: never a body.
             argsrepr=f"(<envelope {len(envelope)} bytes>,)",
             kwargsrepr="{}",
         )
-        return CommandHandle(command_id, operation, async_result)
+        app.amqp.send_task_message(
+            self._producer(),
+            spec.task_name,
+            message,
+            queue=spec.queue,
+            routing_key=spec.queue,
+        )
+        return CommandHandle(command_id, operation, app.AsyncResult(command_id))
 
     def send(
         self, operation: str, payload: dict[str, Any] | BaseModel, **options: Any
@@ -157,3 +202,32 @@ class PluginClient:
     ) -> dict[str, Any]:
         """Send and wait for the response; raises ``PluginServiceError`` on failure."""
         return self.send(operation, payload, **options).result(timeout)
+
+
+_ON_DEMAND = "capgate.contracts.client:OnDemandRedisBackend"
+
+
+def _results_on_demand() -> dict[str, str]:
+    """Celery backend aliases: Redis results are subscribed to only when awaited."""
+    return {"redis": _ON_DEMAND, "rediss": _ON_DEMAND}
+
+
+def __getattr__(name: str) -> Any:
+    """``OnDemandRedisBackend``, built on first use so that importing this module needs no Celery.
+
+    Celery's Redis backend subscribes to every task's result channel as the
+    task is sent: a round trip that was a fifth of the cost of a publish, paid
+    by every fire-and-forget ``send``. ``CommandHandle.result`` still gets
+    every result: ``AsyncResult.get`` subscribes first and then reads the
+    stored result, so one that arrived before the subscription is not missed.
+    """
+    if name != "OnDemandRedisBackend":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from celery.backends.redis import RedisBackend
+
+    class OnDemandRedisBackend(RedisBackend):
+        def on_task_call(self, producer: Any, task_id: str) -> None:
+            return None
+
+    globals()[name] = OnDemandRedisBackend
+    return OnDemandRedisBackend

@@ -45,12 +45,14 @@ def _config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "task_send_sent_event": True,
-        "worker_send_task_events": True,
-        # No STARTED write before the task body: if the result backend is gone at
-        # that moment, Celery fails the task outside its body and acknowledges
-        # the message unrun (docs/reliability.md, 3). Flower shows "started"
-        # from the task events.
+        # Task events are what Flower shows (docs/operations.md); an operator
+        # without Flower can turn them off (CAPGATE_TASK_EVENTS=false).
+        "task_send_sent_event": settings.task_events,
+        "worker_send_task_events": settings.task_events,
+        # No STARTED state in the result backend: it cost a Redis write per
+        # command, and Flower takes "started" from the task events instead. It also
+        # got a command acknowledged unrun when Redis was down at that moment
+        # (docs/reliability.md, 3; tests/e2e/test_result_backend_loss.py).
         "task_track_started": False,
         "task_queues": queues,
         "task_default_queue": INTERNAL_QUEUE,

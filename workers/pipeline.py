@@ -45,6 +45,12 @@ STEPS: tuple[Step, ...] = (authenticate, place_attempt, authorize, validate, thr
 class StoreUnavailableError(RuntimeError):
     """The database could not be reached: nothing was recorded, do not acknowledge."""
 
+    def __init__(self, message: str, *, stale_connection: bool = False) -> None:
+        super().__init__(message)
+        self.stale_connection = stale_connection
+        """A pooled connection had died (the database restarted): the pool has
+        dropped it and the next attempt reconnects, so no pause is needed."""
+
 
 class Pipeline:
     """Runs deliveries through the steps with the given dependencies."""
@@ -79,6 +85,15 @@ class Pipeline:
                     work.attempt,
                 )
             except PluginServiceError as error:
+                if error.code == "registry_unavailable":
+                    # The database failed under the registry read: that is the
+                    # store being unavailable, not an answer about this command.
+                    # Settling would acknowledge it with a refusal, losing it.
+                    cause = error.__cause__
+                    raise StoreUnavailableError(
+                        f"registry unavailable: {type(cause).__name__}",
+                        stale_connection=bool(getattr(cause, "connection_invalidated", False)),
+                    ) from error
                 return self._settle(work, error, unexpected=False)
             except (DBAPIError, AuditWriteError):
                 raise
@@ -90,7 +105,10 @@ class Pipeline:
                 )
                 return self._settle(work, wrapped, unexpected=True)
         except (DBAPIError, AuditWriteError) as exc:
-            raise StoreUnavailableError(f"database unavailable: {type(exc).__name__}") from exc
+            stale = bool(getattr(exc, "connection_invalidated", False))
+            raise StoreUnavailableError(
+                f"database unavailable: {type(exc).__name__}", stale_connection=stale
+            ) from exc
 
     def _settle(self, work: Work, error: PluginServiceError, *, unexpected: bool) -> Verdict:
         """Record the failure; if even that fails, nothing may be acknowledged."""

@@ -140,7 +140,8 @@ def run_command(self: CommandTask, envelope: Any = None, *args: Any, **kwargs: A
         # Nothing was recorded: give the message back, after a pause so an
         # outage does not become a hot loop.
         log.error("audit store unavailable, returning %s to the queue: %s", request.id, exc)
-        time.sleep(_STORE_PAUSE_SECONDS)
+        if not exc.stale_connection:
+            time.sleep(_STORE_PAUSE_SECONDS)
         raise Reject(str(exc), requeue=True) from exc
     if verdict.kind is VerdictKind.SUCCEEDED:
         return verdict_result(verdict)

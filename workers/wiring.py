@@ -53,7 +53,9 @@ def object_store(settings: Settings) -> ObjectStore | None:
 
 def production_pipeline(settings: Settings, limiter: LimitStore | None = None) -> Pipeline:
     """The pipeline a worker process runs (built once per process)."""
-    runtime = bootstrap(settings)
+    # No ping per checkout: a stale connection fails one attempt, which goes
+    # straight back to the queue (StoreUnavailableError.stale_connection).
+    runtime = bootstrap(settings, ping=False)
     if limiter is None:
         # No client-side retries: redis-py's default (3 retries with backoff)
         # made each fail-closed answer take ~3 s while the store was down.

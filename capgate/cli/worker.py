@@ -64,8 +64,9 @@ def worker(
         f"--loglevel={loglevel}",
         f"--pool={pool}",
         f"--queues={queues or ','.join(queue_names())}",
-        "-E",
     ]
+    if settings.task_events:
+        argv.append("-E")  # the same as worker_send_task_events, as Flower's docs show it
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
     if hostname:

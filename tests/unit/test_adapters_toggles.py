@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -81,3 +82,29 @@ def test_the_change_commits_with_the_pipeline_transaction_or_not_at_all(
         session.rollback()  # the pipeline failed to record the audit row
         assert session.get(TOGGLEABLE["pipelines"], "p-release").enabled is True  # type: ignore[union-attr]
         assert session.scalars(select(ChangeLogEntry)).all() == []
+
+
+def test_concurrent_toggles_serialise_and_only_one_logs_the_change(
+    migrated_engine: Engine,
+) -> None:
+    """Two workers disabling the same bundle at once: one changes it, the other sees it done."""
+    answers: list[dict[str, object]] = []
+
+    def second_worker() -> None:
+        for second in open_session(migrated_engine):
+            answers.append(toggle(second, "bundles", "b-q1-report", enabled=False))
+            second.commit()
+
+    for first in open_session(migrated_engine):
+        seed_demo_data(first)
+        first.commit()
+        assert toggle(first, "bundles", "b-q1-report", enabled=False)["changed"] is True
+        thread = threading.Thread(target=second_worker)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive(), "the second toggle must wait for the first one's row lock"
+        first.commit()
+        thread.join(15)
+        assert answers == [{"resource_id": "b-q1-report", "enabled": False, "changed": False}]
+        logged = first.scalars(select(ChangeLogEntry)).all()
+        assert [(e.resource_id, e.action) for e in logged] == [("b-q1-report", "disable")]

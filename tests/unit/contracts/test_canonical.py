@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from capgate.contracts.canonical import (
     MAX_SAFE_INTEGER,
     CanonicalFormError,
+    _check,
+    _plainly_valid,
     canonical_bytes,
     loads_strict,
 )
@@ -73,3 +77,37 @@ def test_loads_strict_refuses_duplicates_constants_and_bad_utf8() -> None:
             loads_strict(f'{{"n": {constant}}}')
     with pytest.raises(CanonicalFormError, match="UTF-8"):
         loads_strict(b'{"a": "\xff"}')
+
+
+_json_like = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=True)
+    | st.text()
+    | st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), max_size=2),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+        | st.tuples(inner)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_json_like)
+def test_the_fast_check_only_passes_what_the_full_check_accepts(value: object) -> None:
+    """The fast path skips the path-building check; it must never accept more than it."""
+    try:
+        _check(value, 0, "$")
+        accepted = True
+    except CanonicalFormError:
+        accepted = False
+    if _plainly_valid(value, 0):
+        assert accepted
+    # And canonical_bytes agrees with the full check either way.
+    if accepted:
+        canonical_bytes(value)
+    else:
+        with pytest.raises(CanonicalFormError):
+            canonical_bytes(value)

@@ -75,3 +75,14 @@ def test_a_plain_command_still_runs(world: World) -> None:
     result, _ = run_with_request(world, calls, plugin.command(OP, {"user_id": "u-1"}))
     assert result["outcome"] == "succeeded"
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("events", [True, False])
+def test_task_events_follow_the_setting_and_no_started_state_is_stored(
+    sqlite_url: str, events: bool
+) -> None:
+    app = create_app(Settings(database_url=sqlite_url, secret=SECRET, task_events=events))
+    assert app.conf.worker_send_task_events is events
+    assert app.conf.task_send_sent_event is events
+    assert app.conf.task_track_started is False
+    assert app.conf.task_acks_late is True
