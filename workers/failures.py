@@ -9,6 +9,7 @@ the limiter said wait); a FATAL error or used-up attempts is
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from capgate.audit.events import Outcome
 from capgate.contracts.errors import ErrorKind, PluginServiceError
@@ -17,10 +18,12 @@ from capgate.workers import idempotency
 from capgate.workers.deps import PipelineDeps
 from capgate.workers.policy import Decision, decide
 from capgate.workers.schedule import add_dead_letter, history_entry, schedule_retry
+from capgate.workers.steps.attempts import DuplicateDelivery
 from capgate.workers.steps.record import audit_event, upsert_command
+from capgate.workers.tables import IdempotencyRow
 from capgate.workers.work import Verdict, VerdictKind, Work
 
-__all__ = ["settle_failure"]
+__all__ = ["settle_failure", "settled_verdict"]
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +120,43 @@ def _run_hooks(
             hook(info)
         except Exception:
             log.exception("dead-letter hook %r failed for %s", hook, work.command_id)
+
+
+def settled_verdict(work: Work, deps: PipelineDeps, settled: DuplicateDelivery) -> Verdict:
+    """The answer of an attempt that committed but was never acknowledged.
+
+    Its message came back (the worker died, or the commit's reply was lost
+    and the message was returned to the queue), so the caller waiting on
+    the task id has no result yet. The copy writes no second audit row; it
+    carries the attempt's recorded answer so the task stores it: the
+    response kept with the idempotency key, or the error that ended it.
+    A retry in between stores nothing (the next attempt will).
+    """
+    assert work.envelope is not None
+    response: dict[str, Any] | None = None
+    error: PluginServiceError | None = None
+    if settled.status not in ("retry_scheduled", "replay_scheduled"):
+        key = (work.envelope.context.plugin_id, work.envelope.idempotency_key)
+        with deps.sessions() as session:
+            record = session.get(IdempotencyRow, key)
+        if settled.status == "succeeded" and record is not None and record.status == "succeeded":
+            response = dict(record.response or {})
+        elif record is not None and record.error:
+            error = PluginServiceError.from_dict(record.error)
+        else:
+            last = settled.history[-1] if settled.history else {}
+            error = PluginServiceError.from_dict(
+                {
+                    "kind": last.get("error_kind") or ErrorKind.FATAL.value,
+                    "code": last.get("error_code") or settled.status,
+                    "message": f"attempt {work.attempt} ended {settled.status}",
+                }
+            )
+    return Verdict(
+        VerdictKind.DUPLICATE_DELIVERY,
+        Outcome.DEDUPLICATED,
+        work.command_id,
+        work.attempt,
+        response=response,
+        error=error,
+    )

@@ -24,7 +24,7 @@ from capgate.audit.redaction import sanitize_error
 from capgate.contracts.errors import PluginServiceError
 from capgate.workers import idempotency
 from capgate.workers.deps import PipelineDeps
-from capgate.workers.failures import settle_failure
+from capgate.workers.failures import settle_failure, settled_verdict
 from capgate.workers.schedule import history_entry
 from capgate.workers.steps.attempts import DuplicateDelivery, place_attempt
 from capgate.workers.steps.authenticate import authenticate
@@ -72,18 +72,13 @@ class Pipeline:
                     for step in self.steps:
                         step(work, self.deps)
                     return self._execute(work, session)
-            except DuplicateDelivery:
+            except DuplicateDelivery as settled:
                 log.info(
                     "re-delivered message of settled attempt %s of %s acknowledged",
                     work.attempt,
                     work.command_id,
                 )
-                return Verdict(
-                    VerdictKind.DUPLICATE_DELIVERY,
-                    Outcome.DEDUPLICATED,
-                    work.command_id,
-                    work.attempt,
-                )
+                return settled_verdict(work, self.deps, settled)
             except PluginServiceError as error:
                 if error.code == "registry_unavailable":
                     # The database failed under the registry read: that is the

@@ -25,6 +25,7 @@ from typing import Any
 from celery import Task
 from celery.exceptions import Ignore, Reject, Retry
 
+from capgate.audit.events import Outcome
 from capgate.contracts.errors import PluginServiceError
 from capgate.workers.deps import PipelineDeps
 from capgate.workers.pipeline import Pipeline, StoreUnavailableError
@@ -90,6 +91,16 @@ def verdict_result(verdict: Verdict) -> dict[str, Any]:
     }
 
 
+def settled_result(verdict: Verdict) -> dict[str, Any]:
+    """The result of a redelivered, already settled attempt: what it answered first."""
+    return {
+        "command_id": verdict.command_id,
+        "outcome": Outcome.SUCCEEDED.value,
+        "attempt": verdict.attempt,
+        "response": verdict.response,
+    }
+
+
 def strip_workflow(request: Any) -> tuple[str, ...]:
     """Clear the workflow fields of a Celery request; returns those that were set.
 
@@ -146,7 +157,12 @@ def run_command(self: CommandTask, envelope: Any = None, *args: Any, **kwargs: A
     if verdict.kind is VerdictKind.SUCCEEDED:
         return verdict_result(verdict)
     if verdict.kind is VerdictKind.DUPLICATE_DELIVERY:
-        # Acknowledge, and leave the first delivery's stored result alone.
+        # The attempt committed but its message came back unacknowledged: store
+        # its recorded answer (a caller may be waiting), write no second row.
+        if verdict.response is not None:
+            return settled_result(verdict)
+        if verdict.error is not None:
+            raise verdict.error
         raise Ignore()
     if verdict.kind is VerdictKind.RETRY_SCHEDULED:
         raise Retry(

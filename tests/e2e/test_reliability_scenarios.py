@@ -62,11 +62,10 @@ def test_db_outage_acknowledges_nothing_without_its_audit_row(tmp_path: Path) ->
     assert figures["more_than_one_terminal_row"] == 0, why
     mismatches = figures["results_vs_audit_mismatches"]
     assert mismatches["stored_without_matching_audit"] == 0, why
-    # Known gap (docs/reliability.md, "Not done yet"): a commit whose reply the
-    # outage cut off looks failed, the message is requeued, and its redelivered
-    # copy is acknowledged without storing the settled result. Seen for 1 of
-    # 300 commands in 1 run of 5; the command itself ran once and is audited.
-    assert mismatches["audited_without_result"] <= 2, why
+    # A commit whose reply the outage cut off looks failed and the message is
+    # requeued; its redelivered copy must store the settled result, so the
+    # caller waiting on it gets it (it once timed out, 1 of 300 in 1 run of 5).
+    assert mismatches["audited_without_result"] == 0, why
     assert figures["change_log_rows_per_command"] == {1: 300}, why  # nothing ran twice
     assert figures["bundles_left_disabled"] == 0, why
     assert figures["connections_refused_during_outage"] > 0, why  # the outage happened

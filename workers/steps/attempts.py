@@ -31,6 +31,12 @@ PENDING_STATUSES = frozenset({"retry_scheduled", "replay_scheduled", "delivering
 class DuplicateDelivery(Exception):  # noqa: N818 - a control-flow signal, not an error
     """This message's attempt already has its committed outcome; acknowledge quietly."""
 
+    def __init__(self, command_id: str, status: str, history: list[dict[str, Any]]) -> None:
+        super().__init__(command_id)
+        self.status = status
+        """The command's status after that attempt (``succeeded``, ``dead_lettered``...)."""
+        self.history = history
+
 
 def _replayed(work: Work, row: Any) -> PluginServiceError:
     work.attempt = row.attempt
@@ -63,7 +69,7 @@ def place_attempt(work: Work, deps: PipelineDeps) -> None:
     settled_attempt = row.attempt if row.status != "delivering" else None
     if work.delivery.redelivered and (token_attempt or 1) == settled_attempt:
         work.attempt = row.attempt
-        raise DuplicateDelivery(command_id)
+        raise DuplicateDelivery(command_id, row.status, list(row.history or []))
     if row.status not in PENDING_STATUSES:
         raise _replayed(work, row)
     expected = row.attempt if row.status == "delivering" else row.attempt + 1

@@ -254,15 +254,36 @@ def test_a_redelivered_copy_of_a_settled_attempt_is_acknowledged_without_a_secon
     world: World, plugin: Plugin
 ) -> None:
     calls: list[Invocation] = []
-    pipeline = world.pipeline({OP: recording_handler(calls)})
+    pipeline = world.pipeline({OP: recording_handler(calls, {"active": True})})
     text = plugin.command(OP, {"user_id": "u-1"})
     assert pipeline.run(delivery(text, OP)).kind is VerdictKind.SUCCEEDED
     # The worker died after the commit, before the acknowledgement: the
     # broker hands the same message over again, marked redelivered.
     again = pipeline.run(delivery(text, OP, redelivered=True))
     assert again.kind is VerdictKind.DUPLICATE_DELIVERY
+    # It carries the first answer, so a caller waiting on the task still gets it.
+    assert (again.response, again.error) == ({"active": True}, None)
     assert len(calls) == 1
     assert [r.outcome for r in command_rows(world)] == ["succeeded"]
     # Without the broker's mark it is a replay, and audited as one.
     replay = pipeline.run(delivery(text, OP))
     assert replay.error is not None and replay.error.code == "replayed_command"
+
+
+def test_a_redelivered_copy_of_a_failed_attempt_carries_its_error(
+    world: World, plugin: Plugin
+) -> None:
+    def refuse(invocation: Invocation) -> AdapterResult:
+        raise PluginServiceError.validation("user_locked", "the user is locked")
+
+    pipeline = world.pipeline({OP: refuse})
+    text = plugin.command(OP, {"user_id": "u-1"})
+    first = pipeline.run(delivery(text, OP))
+    assert first.error is not None and first.error.code == "user_locked"
+    again = pipeline.run(delivery(text, OP, redelivered=True))
+    assert again.kind is VerdictKind.DUPLICATE_DELIVERY
+    assert again.error is not None and (again.error.code, again.error.message) == (
+        "user_locked",
+        "the user is locked",
+    )
+    assert [r.outcome for r in command_rows(world)] == ["failed"]
