@@ -31,6 +31,10 @@ ENVELOPE_CODES = frozenset(
     {"invalid_envelope", "bad_signature", "malformed_json", "unknown_key", "envelope_too_large"}
 )
 """What a damaged envelope is refused with, depending on which part is damaged."""
+HUGE_SIZES = (200_000, 4 * 1024 * 1024 + 10)
+"""A large payload under the 4 MiB limit, and an envelope just over it."""
+MAX_DEPTH = 200_000
+"""The deepest nesting drawn."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,10 @@ def bad_payload(draw: st.DrawFn, plugin: Plugin) -> Hostile:
 @st.composite
 def huge(draw: st.DrawFn, plugin: Plugin) -> Hostile:
     """An envelope over the size limit (4 MiB), or a large signed payload under it."""
-    size = draw(st.sampled_from([200_000, 4 * 1024 * 1024 + 10]))
+    return _huge(plugin, draw(st.sampled_from(HUGE_SIZES)))
+
+
+def _huge(plugin: Plugin, size: int) -> Hostile:
     envelope = _signed(plugin, {"user_id": "u-bob", "junk": "x" * size})
     cid = envelope["command_id"]
     raw = _pushable(json.dumps(envelope), cid)
@@ -123,22 +130,31 @@ def huge(draw: st.DrawFn, plugin: Plugin) -> Hostile:
     return Hostile(f"huge:{size}", raw, cid, frozenset({"invalid_payload"}))
 
 
+def _nested_envelope(plugin: Plugin, depth: int) -> Hostile:
+    cid = str(uuid.uuid4())
+    text = json.dumps(_signed(plugin, {"user_id": "u-bob"}) | {"command_id": cid})
+    text = text[:-1] + f', "deep": {"[" * depth + "]" * depth}}}'
+    # Deeper than the JSON parser goes: refused unread, like a too large one.
+    codes = frozenset({"malformed_json"})
+    return Hostile("nested:envelope", _pushable(text, cid), None, codes, unread_task_id=cid)
+
+
+def biggest(plugin: Plugin) -> list[Hostile]:
+    """The biggest messages the batches may hold, one of each (to warm a worker up)."""
+    return [*(_huge(plugin, size) for size in HUGE_SIZES), _nested_envelope(plugin, MAX_DEPTH)]
+
+
 @st.composite
 def deeply_nested(draw: st.DrawFn, plugin: Plugin) -> Hostile:
     """Nesting thousands deep, in the envelope text or in the Celery body itself."""
     # Depth 500-1000 in the Celery body kills the worker (docs/reliability.md, known bugs):
     # tested on its own in test_reliability_hostile.py, not in the batches.
-    depth = draw(st.integers(min_value=3000, max_value=200_000))
-    deep = "[" * depth + "]" * depth
-    cid = str(uuid.uuid4())
+    depth = draw(st.integers(min_value=3000, max_value=MAX_DEPTH))
     if draw(st.booleans()):
-        text = json.dumps(_signed(plugin, {"user_id": "u-bob"}) | {"command_id": cid})
-        text = text[:-1] + f', "deep": {deep}}}'
-        # Deeper than the JSON parser goes: refused unread, like a too large one.
-        codes = frozenset({"malformed_json"})
-        return Hostile("nested:envelope", _pushable(text, cid), None, codes, unread_task_id=cid)
+        return _nested_envelope(plugin, depth)
+    deep = "[" * depth + "]" * depth
     body = f"[[{deep}], {{}}, {json.dumps(EMPTY_EMBED)}]".encode()
-    return Hostile("nested:body", message(TASK, cid, body), None, frozenset())
+    return Hostile("nested:body", message(TASK, str(uuid.uuid4()), body), None, frozenset())
 
 
 @st.composite
@@ -241,4 +257,4 @@ def hostile(plugin: Plugin) -> st.SearchStrategy[Hostile]:
     return st.one_of(*(kind(plugin) for kind in kinds))
 
 
-__all__ = ["QUEUE", "Hostile", "hostile", "not_a_message"]
+__all__ = ["QUEUE", "Hostile", "biggest", "hostile", "not_a_message"]

@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from capgate.audit.schema import AuditEventRow
 from capgate.workers.tables import ScheduledRetryRow
 from scenarios.stack import Stack, running_stack
-from tests.e2e.hostile_messages import QUEUE, Hostile, hostile
+from tests.e2e.hostile_messages import QUEUE, Hostile, biggest, hostile
 from tests.e2e.test_raw_protocol import EMPTY_EMBED, message, send_valid
 from tests.e2e.workers import WorkerProcess, audit_rows, wait_for
 from tests.support.services import POSTGRES_ADMIN_URL, port_open, unavailable
@@ -45,7 +45,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 BATCH = 25
 REFUSED = frozenset({"rejected", "denied", "failed"})
-MEMORY_GROWTH_LIMIT = 64 * 1024 * 1024
+MEMORY_GROWTH_LIMIT = 192 * 1024 * 1024
+"""Batches with several 4 MiB messages move the heaps' high-water marks: the
+tree's RSS after a batch went up and down by up to 170 MiB in runs without a
+leak, and grew by 700 MiB over 3,000 messages with the leak since fixed
+(tests/e2e/test_worker_memory.py checks that one precisely)."""
 
 
 @dataclass
@@ -60,6 +64,7 @@ class Target:
     codes_seen: dict[str, set[str]] = field(default_factory=dict)
     refusals: Counter[str] = field(default_factory=Counter)
     """How many audit rows of each outcome and code the hostile messages got."""
+    rss_after_batch: list[int] = field(default_factory=list)
 
 
 def tree_rss(worker: WorkerProcess) -> int:
@@ -88,7 +93,13 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         broker = redis.Redis.from_url(stack.settings["CAPGATE_BROKER_URL"])
         try:
             target = Target(stack, worker, plugin, broker, 0)
-            for _ in range(5):  # warm up: connections, caches, imports
+            for _ in range(10):  # warm up: connections, caches, imports
+                send_sentinel(target)
+            # ... and the allocators: the high-water mark of each process for
+            # several of the biggest messages at once is not growth.
+            for _ in range(3):
+                for item in biggest(plugin) * 6:
+                    broker.lpush(QUEUE, item.raw)
                 send_sentinel(target)
             target.baseline_rss = tree_rss(worker)
             yield target
@@ -141,6 +152,7 @@ def check_batch(target: Target, batch: list[Hostile]) -> None:
     with world.runtime.sessions() as session:
         retries = session.scalar(select(func.count()).select_from(ScheduledRetryRow))
     assert retries == 0
+    target.rss_after_batch.append(tree_rss(target.worker))
 
 
 def batches(target: Target) -> st.SearchStrategy[list[Hostile]]:
@@ -182,10 +194,19 @@ def test_3000_hostile_messages_are_refused_without_a_retry(target: Target) -> No
 def test_the_worker_is_up_and_its_memory_flat_after_the_hostile_messages(target: Target) -> None:
     send_sentinel(target)
     assert target.worker.process.poll() is None
-    growth = tree_rss(target.worker) - target.baseline_rss
+    final = tree_rss(target.worker)
+    samples = target.rss_after_batch or [target.baseline_rss]
+    # From the end of the first batch: by then every kind of message has been
+    # through the worker once (first uses are not growth).
+    reference = samples[0]
+    mib = 2**20
     # The figures of docs/reliability.md section 5 (shown with pytest -s).
-    print(f"\nRSS growth {growth / 2**20:.1f} MiB; refusals {dict(target.refusals.most_common())}")
-    assert growth < MEMORY_GROWTH_LIMIT
+    print(
+        f"\nRSS MiB: after warm-up {target.baseline_rss / mib:.0f}, after the first batch "
+        f"{reference / mib:.0f}, end {final / mib:.0f}, highest after a batch "
+        f"{max(samples) / mib:.0f}; refusals {dict(target.refusals.most_common())}"
+    )
+    assert final - reference < MEMORY_GROWTH_LIMIT
 
 
 @pytest.fixture
