@@ -25,6 +25,7 @@ import binascii
 import hashlib
 import math
 import re
+import string
 from typing import Any
 
 __all__ = [
@@ -53,17 +54,31 @@ _BODY_KEYS = frozenset(
 _URL_KEYS = frozenset({"url", "link", "href", "release_link", "download_url", "uri"})
 _RECIPIENT_KEYS = ("to", "cc", "bcc", "reply_to")
 
+# Text reaching mask_text is hostile and may be megabytes long, so every pattern
+# must run in linear time. A pattern whose match is a long run of characters
+# that a failed attempt rescans from every later start would be quadratic
+# (``"x" * 200_000`` took 27 s against the e-mail pattern): JSON Web Tokens,
+# URLs and e-mail addresses are therefore found from the character that ends
+# their run (``.``, ``://``, ``@``) by the functions below, which replace
+# exactly what the patterns in the comments would.
 _CREDENTIAL = re.compile(
     r"(?i:\b(bearer|basic|token)\s+)[A-Za-z0-9._~+/=-]{8,}"
-    r"|\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)"
     r"|\b(sk_live_|sk_test_|ghp_|gho_|github_pat_|xox[abpr]-|AKIA|ya29\.)[A-Za-z0-9_\-.]{6,}"
 )
 _SECRET_ASSIGNMENT = re.compile(
     r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)\b(\s*[=:]\s*)\S+"
 )
-_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-']+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+# JWT: \beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*
+_JWT_START = re.compile(r"\beyJ")
+_B64URL_RUN = re.compile(r"[A-Za-z0-9_-]*")
+# URL: \b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+
+_URL_TAIL = re.compile(r"://[^\s\"'<>]+")
+_SCHEME_CHARS = frozenset(string.ascii_letters + string.digits + "+.-")
+_WORD = re.compile(r"\w")
+# E-mail: [A-Za-z0-9._%+\-']+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)
+_EMAIL_DOMAIN = re.compile(r"@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+_LOCAL_CHARS = frozenset(string.ascii_letters + string.digits + "._%+-'")
 
 
 def _sha256(data: str | bytes) -> str:
@@ -71,16 +86,95 @@ def _sha256(data: str | bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _url_token(match: re.Match[str]) -> str:
-    return "url:sha256=" + _sha256(match.group(0))
+def _run_end(text: str, pos: int) -> int:
+    """End of the base64url run starting at ``pos``."""
+    run = _B64URL_RUN.match(text, pos)
+    assert run is not None  # the pattern matches the empty string
+    return run.end()
+
+
+def _jwt_end(text: str, first: int) -> tuple[int, int | None]:
+    """(end of the first segment, end of the token or None if it is no token)."""
+    end1 = _run_end(text, first)
+    if end1 - first < 5 or text[end1 : end1 + 1] != ".":
+        return end1, None
+    end2 = _run_end(text, end1 + 1)
+    if end2 - end1 - 1 < 5 or text[end2 : end2 + 1] != ".":
+        return end1, None
+    return end1, _run_end(text, end2 + 1)
+
+
+def _mask_jwts(text: str) -> str:
+    """Replace JSON Web Tokens (three base64url segments, the first ``eyJ...``)."""
+    parts: list[str] = []
+    done = pos = 0
+    while (start := _JWT_START.search(text, pos)) is not None:
+        end1, end = _jwt_end(text, start.end())
+        if end is None:
+            # Every later "eyJ" inside the same run fails the same way: skip it.
+            pos = max(end1, start.end())
+            continue
+        parts += (text[done : start.start()], REDACTED)
+        done = pos = end
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def _scheme_start(text: str, colon: int, floor: int) -> int | None:
+    """Where the URL scheme ending at ``colon`` starts (a letter after a word boundary)."""
+    start = colon
+    while start > floor and text[start - 1] in _SCHEME_CHARS:
+        start -= 1
+    for index in range(start, colon):
+        if text[index] in string.ascii_letters and (
+            index == 0 or _WORD.match(text, index - 1) is None
+        ):
+            return index
+    return None
+
+
+def _mask_urls(text: str) -> str:
+    """Replace each URL by ``url:sha256=`` and its hash."""
+    parts: list[str] = []
+    done = 0
+    colon = text.find("://")
+    while colon != -1:
+        # The scheme first: matching the tail first would rescan it for each
+        # "://" inside it ("://" * 100_000).
+        start = _scheme_start(text, colon, done)
+        tail = _URL_TAIL.match(text, colon) if start is not None else None
+        if start is None or tail is None:
+            colon = text.find("://", colon + 1)
+            continue
+        parts += (text[done:start], "url:sha256=" + _sha256(text[start : tail.end()]))
+        done = tail.end()
+        colon = text.find("://", done)
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def _mask_emails(text: str) -> str:
+    """Keep only the (lower-cased) domain of each e-mail address: ``***@example.com``."""
+    parts: list[str] = []
+    done = 0
+    for match in _EMAIL_DOMAIN.finditer(text):
+        start = match.start()
+        while start > done and text[start - 1] in _LOCAL_CHARS:
+            start -= 1
+        if start < match.start():  # a local part of one character or more
+            parts += (text[done:start], "***@", match.group(1).lower())
+            done = match.end()
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def mask_text(text: str) -> str:
-    """Replace credentials, URLs and e-mail local parts inside free text."""
+    """Replace credentials, URLs and e-mail local parts inside free text (linear time)."""
     text = _CREDENTIAL.sub(REDACTED, text)
+    text = _mask_jwts(text)
     text = _SECRET_ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    text = _URL.sub(_url_token, text)
-    return _EMAIL.sub(lambda m: "***@" + m.group(1).lower(), text)
+    text = _mask_urls(text)
+    return _mask_emails(text)
 
 
 def _bounded(text: str, limit: int) -> str:

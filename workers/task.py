@@ -52,6 +52,10 @@ class CommandTask(Task[Any, Any]):
 
     acks_late = True
     reject_on_worker_lost = True
+    # Killed at the hard time limit, the attempt committed nothing: give the
+    # message back (redelivered, counted, dead-lettered after max_deliveries)
+    # instead of Celery's default of acknowledging it with no audit row.
+    acks_on_timeout = False
     Request = "capgate.workers.request:RedactedRequest"
     # Expected outcomes are logged without a traceback.
     throws = (PluginServiceError,)

@@ -1,10 +1,11 @@
 """Hypothesis strategies for hostile broker messages (docs/wire-format.md section 8.2).
 
 Each example is a :class:`Hostile`: the raw text LPUSHed on a queue, the
-command id it can be attributed to (None when it cannot), and the error
-codes the worker may answer with. Built only with json/base64/hmac (via
-``test_raw_protocol``'s helpers), never with Celery, so the worker sees
-exactly these bytes.
+command id its audit rows carry (None when there is none), the task id of a
+message refused before its envelope could be read (audited under that task
+id, without a command id), and the error codes the worker may answer with.
+Built only with json/base64/hmac (via ``test_raw_protocol``'s helpers),
+never with Celery, so the worker sees exactly these bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from capgate.contracts.envelope import MAX_ENVELOPE_BYTES
 from tests.e2e.test_raw_protocol import EMPTY_EMBED, QUEUE, command_body, message, signed_envelope
 from tests.support.world import Plugin
 
@@ -29,6 +31,10 @@ ENVELOPE_CODES = frozenset(
     {"invalid_envelope", "bad_signature", "malformed_json", "unknown_key", "envelope_too_large"}
 )
 """What a damaged envelope is refused with, depending on which part is damaged."""
+HUGE_SIZES = (200_000, 4 * 1024 * 1024 + 10)
+"""A large payload under the 4 MiB limit, and an envelope just over it."""
+MAX_DEPTH = 200_000
+"""The deepest nesting drawn."""
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,10 @@ class Hostile:
 
     kind: str
     raw: str
-    command_id: str | None  # None: cannot be attributed (dropped before the pipeline)
+    command_id: str | None  # None: its audit rows (if any) carry no command id
     codes: frozenset[str]
+    unread_task_id: str | None = None
+    """Refused unread (too large, too deep): one row with this task id, no command id."""
 
 
 def json_values(max_leaves: int = 10) -> st.SearchStrategy[Any]:
@@ -56,6 +64,30 @@ def _pushable(envelope_text: str, command_id: str, embed: dict[str, Any] | None 
     return message(TASK, command_id, body)
 
 
+def _json_type(value: Any) -> str:
+    """The JSON type of a decoded value (``True`` is a boolean, not the integer 1)."""
+    if isinstance(value, bool):
+        return "boolean"
+    names = {int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+    return "null" if value is None else names[type(value)]
+
+
+def _envelope(kind: str, envelope: dict[str, Any], codes: frozenset[str]) -> Hostile:
+    """``envelope`` as JSON text on the task's queue, refused with one of ``codes``.
+
+    A text that is not strict JSON (``json_values`` may hold an infinite
+    float, which ``json.dumps`` writes as ``Infinity``) is refused unread,
+    with ``malformed_json`` and no command id.
+    """
+    cid = envelope["command_id"]
+    raw = _pushable(json.dumps(envelope), cid)
+    try:
+        json.dumps(envelope, allow_nan=False)
+    except ValueError:
+        return Hostile(kind, raw, None, frozenset({"malformed_json"}), unread_task_id=cid)
+    return Hostile(kind, raw, cid, codes)
+
+
 def _signed(plugin: Plugin, payload: Any) -> dict[str, Any]:
     return signed_envelope(plugin, "users.revoke_sessions", payload)
 
@@ -65,9 +97,11 @@ def wrong_type(draw: st.DrawFn, plugin: Plugin) -> Hostile:
     """A signed envelope with one field replaced afterwards by a value of another type."""
     envelope = _signed(plugin, {"user_id": "u-bob"})
     field = draw(st.sampled_from([f for f in FIELDS if f != "command_id"]))
-    envelope[field] = draw(json_values().filter(lambda v: not isinstance(v, str)))
-    cid = envelope["command_id"]
-    return Hostile(f"wrong_type:{field}", _pushable(json.dumps(envelope), cid), cid, ENVELOPE_CODES)
+    # Another JSON type than the field's own, and never a string: the integer
+    # 1 as format_version would be the signed envelope itself, and succeed.
+    kept = {_json_type(envelope[field]), "string"}
+    envelope[field] = draw(json_values().filter(lambda v: _json_type(v) not in kept))
+    return _envelope(f"wrong_type:{field}", envelope, ENVELOPE_CODES)
 
 
 @st.composite
@@ -75,19 +109,39 @@ def bad_payload(draw: st.DrawFn, plugin: Plugin) -> Hostile:
     """A correctly signed envelope whose payload does not fit the operation."""
     payload = draw(st.dictionaries(st.text(max_size=8), json_values(), max_size=4))
     envelope = _signed(plugin, payload)
-    cid = envelope["command_id"]
     codes = frozenset({"invalid_payload", "invalid_envelope", "user_not_found"})
-    return Hostile("bad_payload", _pushable(json.dumps(envelope), cid), cid, codes)
+    return _envelope("bad_payload", envelope, codes)
 
 
 @st.composite
 def huge(draw: st.DrawFn, plugin: Plugin) -> Hostile:
     """An envelope over the size limit (4 MiB), or a large signed payload under it."""
-    size = draw(st.sampled_from([200_000, 4 * 1024 * 1024 + 10]))
+    return _huge(plugin, draw(st.sampled_from(HUGE_SIZES)))
+
+
+def _huge(plugin: Plugin, size: int) -> Hostile:
     envelope = _signed(plugin, {"user_id": "u-bob", "junk": "x" * size})
     cid = envelope["command_id"]
-    codes = frozenset({"envelope_too_large", "invalid_payload", "invalid_envelope"})
-    return Hostile(f"huge:{size}", _pushable(json.dumps(envelope), cid), cid, codes)
+    raw = _pushable(json.dumps(envelope), cid)
+    if size > MAX_ENVELOPE_BYTES:
+        # Refused before it is parsed: nothing in it can be believed, not even its id.
+        codes = frozenset({"envelope_too_large"})
+        return Hostile(f"huge:{size}", raw, None, codes, unread_task_id=cid)
+    return Hostile(f"huge:{size}", raw, cid, frozenset({"invalid_payload"}))
+
+
+def _nested_envelope(plugin: Plugin, depth: int) -> Hostile:
+    cid = str(uuid.uuid4())
+    text = json.dumps(_signed(plugin, {"user_id": "u-bob"}) | {"command_id": cid})
+    text = text[:-1] + f', "deep": {"[" * depth + "]" * depth}}}'
+    # Deeper than the JSON parser goes: refused unread, like a too large one.
+    codes = frozenset({"malformed_json"})
+    return Hostile("nested:envelope", _pushable(text, cid), None, codes, unread_task_id=cid)
+
+
+def biggest(plugin: Plugin) -> list[Hostile]:
+    """The biggest messages the batches may hold, one of each (to warm a worker up)."""
+    return [*(_huge(plugin, size) for size in HUGE_SIZES), _nested_envelope(plugin, MAX_DEPTH)]
 
 
 @st.composite
@@ -95,15 +149,12 @@ def deeply_nested(draw: st.DrawFn, plugin: Plugin) -> Hostile:
     """Nesting thousands deep, in the envelope text or in the Celery body itself."""
     # Depth 500-1000 in the Celery body kills the worker (docs/reliability.md, known bugs):
     # tested on its own in test_reliability_hostile.py, not in the batches.
-    depth = draw(st.integers(min_value=3000, max_value=200_000))
-    deep = "[" * depth + "]" * depth
-    cid = str(uuid.uuid4())
+    depth = draw(st.integers(min_value=3000, max_value=MAX_DEPTH))
     if draw(st.booleans()):
-        text = json.dumps(_signed(plugin, {"user_id": "u-bob"}) | {"command_id": cid})
-        text = text[:-1] + f', "deep": {deep}}}'
-        return Hostile("nested:envelope", _pushable(text, cid), cid, ENVELOPE_CODES)
+        return _nested_envelope(plugin, depth)
+    deep = "[" * depth + "]" * depth
     body = f"[[{deep}], {{}}, {json.dumps(EMPTY_EMBED)}]".encode()
-    return Hostile("nested:body", message(TASK, cid, body), None, frozenset())
+    return Hostile("nested:body", message(TASK, str(uuid.uuid4()), body), None, frozenset())
 
 
 @st.composite
@@ -187,8 +238,9 @@ def odd_arguments(draw: st.DrawFn, plugin: Plugin) -> Hostile:
         st.sampled_from([([envelope], {}), ([text, text], {}), ([text], {"x": 1}), ([], {})])
     )
     body = json.dumps([args, kwargs, EMPTY_EMBED]).encode()
-    # Refused before attribution (no audit row in the probe runs).
-    return Hostile("odd_arguments", message(TASK, cid, body), None, frozenset())
+    # Refused unread (the argument is not the envelope text): a row, no command id.
+    codes = frozenset({"envelope_not_text"})
+    return Hostile("odd_arguments", message(TASK, cid, body), None, codes, unread_task_id=cid)
 
 
 @st.composite
@@ -205,4 +257,4 @@ def hostile(plugin: Plugin) -> st.SearchStrategy[Hostile]:
     return st.one_of(*(kind(plugin) for kind in kinds))
 
 
-__all__ = ["QUEUE", "Hostile", "hostile", "not_a_message"]
+__all__ = ["QUEUE", "Hostile", "biggest", "hostile", "not_a_message"]
