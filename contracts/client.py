@@ -88,6 +88,10 @@ class PluginClient:
                 task_serializer="json", accept_content=["json"], result_accept_content=["json"]
             )
             app.loader.override_backends = _results_on_demand()
+            if str(broker_url or "").startswith(("redis://", "rediss://")):
+                # capgate's Redis transport: one client object per channel
+                # rather than kombu's new one per command (workers/transport.py).
+                app.conf.broker_transport = "capgate.workers.transport:Transport"
         self._app = app
         # One producer (and broker connection) per publishing thread, kept:
         # acquiring one from Celery's pool for every message, as send_task

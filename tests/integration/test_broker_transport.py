@@ -164,3 +164,22 @@ def test_capgate_closing_the_collected_connection_is_a_connection_error(
     ignore_errors(connection, connection.close)  # swallowed: the worker reconnects
     server.start()
     assert broker_state(server.url(0)) == (0, 1)  # still unacked: back after the timeout
+
+
+def test_one_redis_client_serves_a_channels_commands_until_its_pool_changes(
+    server: RedisServer,
+) -> None:
+    with Connection(server.url(0), transport=CAPGATE) as connection:
+        channel = connection.default_channel
+        producer = Producer(channel)
+        for n in range(3):
+            producer.publish(
+                {"n": n}, exchange=EXCHANGE, routing_key="capgate.bundles", declare=[QUEUE]
+            )
+        with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+            assert first is second
+        # A reconnect replaces the pool: the next command gets a client of the new pool.
+        channel._disconnect_pools()
+        with channel.conn_or_acquire() as third:
+            assert third is not first and third.connection_pool is channel.pool
+            assert third.llen("capgate.bundles") == 3
