@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from capgate.settings import load_settings
 from capgate.workers.celery_app import create_app
+from capgate.workers.memory import collect_after_big_commands
 
 __all__ = ["app"]
 
 app = create_app(load_settings())
+collect_after_big_commands()

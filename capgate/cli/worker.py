@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import gc
 import threading
-from typing import Any
 
 import click
 
 from capgate.cli.errors import settings_or_exit
 from capgate.cli.observability import metrics_options, start_observability
 
-__all__ = ["collect_after_big_commands", "pump", "worker"]
-
-BIG_ENVELOPE_BYTES = 64 * 1024
-"""An envelope at least this long is followed by a full garbage collection."""
-
-
-def _collect_after(args: Any = None, **_: Any) -> None:
-    envelope = args[0] if isinstance(args, list | tuple) and args else None
-    if isinstance(envelope, str | bytes) and len(envelope) >= BIG_ENVELOPE_BYTES:
-        gc.collect()
-
-
-def collect_after_big_commands() -> None:
-    """Free, after each command with a big envelope, what earlier ones left in cycles.
-
-    Celery's tracer keeps a failed task's exception in a reference cycle with
-    its own frame, which holds the message body: only a full collection frees
-    it, and CPython runs one only when the objects surviving younger ones
-    reach a quarter of all long-lived objects (hundreds of commands in a
-    worker). Refused 4 MiB envelopes grew a pool process by about 6 MiB each
-    (+694 MiB after the 3,000 hostile messages, docs/reliability.md section 5).
-    A collection after each big command (in the process that ran it; the
-    current one's cycle is freed by the next) bounds that to one envelope.
-    """
-    from celery.signals import task_postrun
-
-    task_postrun.connect(_collect_after, weak=False)
+__all__ = ["pump", "worker"]
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -87,6 +59,8 @@ def worker(
     app = create_app(settings)
     if pump:
         attach_pump(app, settings)
+    from capgate.workers.memory import collect_after_big_commands
+
     collect_after_big_commands()
     argv = [
         "worker",
