@@ -12,20 +12,18 @@ every bundle is enabled. Run: ``python -m scenarios.db_outage``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import redis
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from capgate.adapters.change_log import ChangeLogEntry
 from capgate.adapters.resource_tables import Bundle
 from scenarios.proxy import CuttableProxy
-from scenarios.stack import Stack, print_figures, running_stack, terminal_summary
+from scenarios.stack import Stack, print_figures, running_stack, stored_statuses, terminal_summary
 from tests.support.services import POSTGRES_ADMIN_URL
 
 __all__ = ["run"]
@@ -105,14 +103,8 @@ def _mismatches(stack: Stack, plugin_id: str, ids: list[str]) -> dict[str, int]:
     plugin waiting for it times out although the command ended.
     """
     outcome = {r.command_id: r.outcome for r in stack.audit(plugin_id)}
-    client = redis.Redis.from_url(stack.settings["CAPGATE_RESULT_BACKEND"])
-    try:
-        values = client.mget([f"celery-task-meta-{cid}" for cid in ids])
-    finally:
-        client.close()
     kinds = {"stored_without_matching_audit": 0, "audited_without_result": 0}
-    for cid, raw in zip(ids, values, strict=True):
-        status = json.loads(raw)["status"] if raw else None
+    for cid, status in zip(ids, stored_statuses(stack, ids), strict=True):
         if status is None:  # no result: the plugin cannot see how the command ended
             kinds["audited_without_result"] += outcome.get(cid) is not None
             continue

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis
 from sqlalchemy import func, select
 
 from capgate.adapters.resource_tables import Bundle
@@ -25,8 +26,8 @@ from capgate.audit.schema import AuditEventRow
 from capgate.contracts.client import PluginClient
 from capgate.database import unit_of_work
 from scenarios.servers import RedisServer, own_database
-from tests.e2e.workers import WorkerProcess, client_for, policies, worker_env
-from tests.support.world import SECRET, Plugin, World
+from tests.e2e.workers import WorkerProcess, client_for, worker_env, worker_settings
+from tests.support.world import Plugin, World
 
 __all__ = ["TERMINAL", "Stack", "print_figures", "running_stack", "terminal_summary"]
 
@@ -136,21 +137,8 @@ def running_stack(
         redis.start()
         try:
             with own_database() as database_url:
-                settings = {
-                    "CAPGATE_DATABASE_URL": database_url,
-                    "CAPGATE_BROKER_URL": redis.url(0),
-                    "CAPGATE_RESULT_BACKEND": redis.url(1),
-                    "CAPGATE_RATE_LIMIT_URL": redis.url(2),
-                    "CAPGATE_SECRET": SECRET,
-                    "CAPGATE_VISIBILITY_TIMEOUT": "12",
-                    "CAPGATE_TASK_SOFT_TIME_LIMIT": "8",
-                    "CAPGATE_TASK_TIME_LIMIT": "10",
-                    "CAPGATE_PUMP_INTERVAL": "0.2",
-                    "CAPGATE_RETRY_POLICIES": policies(),
-                    "CAPGATE_EML_FOLDER": str(base / "outbox"),
-                    "CAPGATE_STORAGE_ROOT": str(base / "storage"),
-                    **overrides,
-                }
+                urls = (redis.url(0), redis.url(1), redis.url(2))
+                settings = {**worker_settings(database_url, *urls, base), **overrides}
                 world = World.create(database_url)
                 with unit_of_work(world.runtime.sessions) as session:
                     seed_demo_data(session)
@@ -185,3 +173,13 @@ def terminal_summary(ids: list[str], rows: list[AuditEventRow]) -> dict[str, Any
 def print_figures(name: str, figures: Mapping[str, Any]) -> None:
     """Print a scenario's figures as one JSON document."""
     print(json.dumps({"scenario": name, **figures}, indent=2, sort_keys=True))
+
+
+def stored_statuses(stack: Stack, ids: list[str]) -> list[str | None]:
+    """The state the result backend holds for each command (None: no result stored)."""
+    client = redis.Redis.from_url(stack.settings["CAPGATE_RESULT_BACKEND"])
+    try:
+        values = client.mget([f"celery-task-meta-{cid}" for cid in ids])
+    finally:
+        client.close()
+    return [json.loads(raw)["status"] if raw else None for raw in values]

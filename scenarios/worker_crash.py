@@ -12,17 +12,21 @@ duplicate. Run: ``python -m scenarios.worker_crash --commands 5000``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from capgate.adapters.email.message import message_id_for
 from capgate.audit.schema import AuditEventRow
-from scenarios.stack import TERMINAL, Stack, print_figures, running_stack, terminal_summary
+from scenarios.stack import (
+    TERMINAL,
+    Stack,
+    print_figures,
+    running_stack,
+    stored_statuses,
+    terminal_summary,
+)
 from tests.support.services import free_port
 from tests.support.smtp_server import SmtpTestServer
 
@@ -100,12 +104,7 @@ def extra_terminal_rows(rows: list[AuditEventRow]) -> dict[str, int]:
 
 def failed_results(stack: Stack, ids: list[str]) -> int:
     """How many commands the result backend reports as FAILURE (the plugin's view)."""
-    client = redis.Redis.from_url(stack.settings["CAPGATE_RESULT_BACKEND"])
-    try:
-        values = client.mget([f"celery-task-meta-{cid}" for cid in ids])
-    finally:
-        client.close()
-    return sum(1 for raw in values if raw and json.loads(raw)["status"] == "FAILURE")
+    return stored_statuses(stack, ids).count("FAILURE")
 
 
 def main() -> None:

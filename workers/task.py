@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from celery import Task
@@ -95,16 +96,6 @@ def verdict_result(verdict: Verdict) -> dict[str, Any]:
     }
 
 
-def settled_result(verdict: Verdict) -> dict[str, Any]:
-    """The result of a redelivered, already settled attempt: what it answered first."""
-    return {
-        "command_id": verdict.command_id,
-        "outcome": Outcome.SUCCEEDED.value,
-        "attempt": verdict.attempt,
-        "response": verdict.response,
-    }
-
-
 def strip_workflow(request: Any) -> tuple[str, ...]:
     """Clear the workflow fields of a Celery request; returns those that were set.
 
@@ -164,7 +155,7 @@ def run_command(self: CommandTask, envelope: Any = None, *args: Any, **kwargs: A
         # The attempt committed but its message came back unacknowledged: store
         # its recorded answer (a caller may be waiting), write no second row.
         if verdict.response is not None:
-            return settled_result(verdict)
+            return verdict_result(replace(verdict, outcome=Outcome.SUCCEEDED))
         if verdict.error is not None:
             raise verdict.error
         raise Ignore()

@@ -41,6 +41,26 @@ def worker_env(settings: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def worker_settings(
+    database_url: str, broker_url: str, results_url: str, limits_url: str, folder: Path
+) -> dict[str, str]:
+    """CAPGATE_* settings of a test worker: short time limits, fast pump, test policies."""
+    return {
+        "CAPGATE_DATABASE_URL": database_url,
+        "CAPGATE_BROKER_URL": broker_url,
+        "CAPGATE_RESULT_BACKEND": results_url,
+        "CAPGATE_RATE_LIMIT_URL": limits_url,
+        "CAPGATE_SECRET": SECRET,
+        "CAPGATE_VISIBILITY_TIMEOUT": "12",
+        "CAPGATE_TASK_SOFT_TIME_LIMIT": "8",
+        "CAPGATE_TASK_TIME_LIMIT": "10",
+        "CAPGATE_PUMP_INTERVAL": "0.2",
+        "CAPGATE_RETRY_POLICIES": policies(),
+        "CAPGATE_EML_FOLDER": str(folder / "outbox"),
+        "CAPGATE_STORAGE_ROOT": str(folder / "storage"),
+    }
+
+
 def settings_for(
     postgres_url: str,
     redis_url: str,
@@ -52,20 +72,9 @@ def settings_for(
     limits) are emptied first. Suites that may run beside the e2e ones use others."""
     base = redis_url.rstrip("/")
     broker, results, limits = databases
-    settings = {
-        "CAPGATE_DATABASE_URL": postgres_url,
-        "CAPGATE_BROKER_URL": f"{base}/{broker}",
-        "CAPGATE_RESULT_BACKEND": f"{base}/{results}",
-        "CAPGATE_RATE_LIMIT_URL": f"{base}/{limits}",
-        "CAPGATE_SECRET": SECRET,
-        "CAPGATE_VISIBILITY_TIMEOUT": "12",
-        "CAPGATE_TASK_SOFT_TIME_LIMIT": "8",
-        "CAPGATE_TASK_TIME_LIMIT": "10",
-        "CAPGATE_PUMP_INTERVAL": "0.2",
-        "CAPGATE_RETRY_POLICIES": policies(),
-        "CAPGATE_EML_FOLDER": str(folder / "outbox"),
-        "CAPGATE_STORAGE_ROOT": str(folder / "storage"),
-    }
+    settings = worker_settings(
+        postgres_url, f"{base}/{broker}", f"{base}/{results}", f"{base}/{limits}", folder
+    )
     for name in ("CAPGATE_BROKER_URL", "CAPGATE_RESULT_BACKEND", "CAPGATE_RATE_LIMIT_URL"):
         flush_redis(settings[name])
     return settings
