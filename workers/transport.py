@@ -1,4 +1,9 @@
-"""Guards between the broker and the worker against messages that crash Celery itself.
+"""capgate's Redis transport: kombu's, made safe against crashes and hostile queue items.
+
+Its channel takes each message with the claim script of
+:mod:`capgate.workers.claim`, which takes it off its queue and records it as
+unacknowledged in one step: kombu's ``BRPOP`` followed by a separate record
+loses the message of a worker killed in between.
 
 Two shapes of hostile queue item stop a stock worker before any capgate code
 runs (found by the hostile-input scenario, docs/reliability.md):
@@ -21,12 +26,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from queue import Empty
+from time import monotonic, sleep, time
 from typing import Any
 
+from kombu.asynchronous import get_event_loop
 from kombu.serialization import register
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
+from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import dumps, loads
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from capgate.workers.claim import CLAIM_SCRIPT, DECODE_LIMIT, IdleWait
 
 __all__ = ["MAX_BODY_DEPTH", "DetachedChannelError", "QoS", "Transport", "install_json_depth_limit"]
 
@@ -61,35 +74,15 @@ def install_json_depth_limit() -> None:
     )
 
 
-_UNRECORDED: list[tuple[Any, str, str]] = []
-"""Messages this process took off a queue whose unacked record the broker never got:
-(payload, exchange, routing key). Process-wide, as Celery opens a new connection
-(and transport) after losing one."""
-
-
 class QoS(kombu_redis.QoS):
-    """kombu's Redis ack emulation, keeping a message it could not record as unacked.
-
-    ``BRPOP`` removes a message from its queue; kombu then records it in the
-    ``unacked`` hash with a second command. If the broker goes away between
-    the two (it was restarted, as in the broker-restart scenario), the
-    message is in neither place and is lost for good, although it never
-    reached the task. This keeps it in the process and puts it back on its
-    queue as soon as a channel connects again (:meth:`Channel.__init__`).
-    """
+    """kombu's Redis ack emulation, not recording again a message the claim script
+    already recorded as unacknowledged (:mod:`capgate.workers.claim`)."""
 
     def append(self, message: Any, delivery_tag: str) -> None:
-        try:
+        if delivery_tag == self.channel._recorded_tag:  # type: ignore[attr-defined]
+            virtual.QoS.append(self, message, delivery_tag)  # the local record only
+        else:
             super().append(message, delivery_tag)
-        except self.channel.connection_errors:  # type: ignore[attr-defined]
-            info = message.delivery_info
-            _UNRECORDED.append((message._raw, info["exchange"], info["routing_key"]))
-            log.warning(
-                "broker lost before message %s was recorded as unacknowledged; "
-                "it is put back on its queue when the broker is reachable again",
-                delivery_tag,
-            )
-            raise
 
 
 class DetachedChannelError(RedisConnectionError):
@@ -119,22 +112,6 @@ class Channel(kombu_redis.Channel):
 
     QoS = QoS
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # connects (PING) or raises
-        if _UNRECORDED:
-            self._put_back_unrecorded()
-
-    def _put_back_unrecorded(self) -> None:
-        """Put the messages :class:`QoS` could not record back on their queues (as
-        redelivered, in case the broker did record one whose reply was lost)."""
-        pending = list(_UNRECORDED)
-        with self.conn_or_acquire() as client, client.pipeline() as pipe:
-            for payload, exchange, routing_key in pending:
-                self._do_restore_message(payload, exchange, routing_key, pipe)  # type: ignore[attr-defined]
-            pipe.execute()
-        del _UNRECORDED[: len(pending)]
-        log.warning("put %d unrecorded message(s) back on their queues", len(pending))
-
     def _connparams(self, asynchronous: bool = False) -> Any:
         transport = self.connection
         if transport is None or transport.client is None:
@@ -163,14 +140,89 @@ class Channel(kombu_redis.Channel):
             cached = self._command_client = self._create_client()  # type: ignore[attr-defined]
         yield cached
 
+    # -- taking messages: the claim script instead of BRPOP (capgate.workers.claim)
+
+    _recorded_tag: str | None = None
+    """The delivery tag of the message being delivered, already recorded by the script."""
+
+    _waking: bool = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._idle = IdleWait()
+        super().__init__(*args, **kwargs)
+
+    def _brpop_start(self, timeout: float | None = None) -> None:
+        kombu: Any = self  # kombu's channel internals are untyped
+        wait = self._idle.remaining()
+        if wait > 0:
+            hub = get_event_loop()
+            if hub is not None:
+                # The worker's event loop: ask again from its next turn after
+                # the wait (on_poll_start calls this on every turn).
+                if not self._waking:
+                    self._waking = True
+                    hub.call_later(wait, self._woken)
+                return
+            sleep(wait)  # a synchronous drain_events: nothing else to do meanwhile
+        queues = kombu._queue_cycle.consume(len(self.active_queues))
+        if not queues:
+            return
+        keys = [self.unacked_key, self.unacked_index_key]
+        keys += [kombu._q_for_pri(queue, pri) for pri in self.priority_steps for queue in queues]
+        if self.global_keyprefix:
+            keys = [f"{self.global_keyprefix}{key}" for key in keys]
+        self._in_poll = self.client.connection
+        self._brpop_sent_at = monotonic()
+        self.client.connection.send_command(
+            "EVAL", CLAIM_SCRIPT, len(keys), *keys, time(), DECODE_LIMIT
+        )
+
+    def _woken(self) -> None:
+        self._waking = False
+
     def _brpop_read(self, **options: Any) -> Any:
+        kombu: Any = self
         try:
-            return super()._brpop_read(**options)  # type: ignore[misc]
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            # BRPOP already removed the item and it never reached "unacked":
-            # dropping it here is all that is needed.
-            log.warning("dropped a queue item that is not a message (%s)", type(exc).__name__)
+            try:
+                reply = self.client.parse_response(self.client.connection, "EVAL", **options)
+            except kombu.connection_errors:
+                self.client.connection.disconnect()
+                raise
+            except ResponseError as exc:
+                # The server refused the script (out of memory, a read-only
+                # replica, an ACL without EVAL): nothing was taken. Try again
+                # in a second rather than stopping the worker.
+                log.error("the broker refused to hand out messages: %s", exc)
+                self._idle.empty(at_least=1.0)
+                raise Empty() from exc
+            if not reply:
+                self._idle.empty()
+                raise Empty()
+            self._idle.found()
+            key, item, *recorded = reply
+            dest = bytes_to_str(key)[len(self.global_keyprefix or "") :]
+            dest = dest.rsplit(self.sep, 1)[0]
+            kombu._queue_cycle.rotate(dest)
+            self._deliver_claimed(item, dest, bytes_to_str(recorded[0]) if recorded else None)
             return True
+        finally:
+            self._in_poll = None
+            kombu._flush_brpop_reauth()
+
+    def _deliver_claimed(self, item: bytes, queue: str, tag: str | None) -> None:
+        self._recorded_tag = tag
+        try:
+            self.connection._deliver(loads(bytes_to_str(item)), queue)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # Not a message kombu can read: drop it, and its unacked record if
+            # the script made one, or it would come back after every
+            # visibility timeout.
+            qos: Any = self.qos
+            if tag is not None and tag not in qos._delivered:
+                qos._remove_from_indices(tag).execute()
+            log.warning("dropped a queue item that is not a message (%s)", type(exc).__name__)
+        finally:
+            self._recorded_tag = None
 
 
 class Transport(kombu_redis.Transport):

@@ -10,6 +10,10 @@ workaround in ``workers/transport.py`` can go).
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,6 @@ import pytest
 import redis
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.common import ignore_errors
-from kombu.transport import redis as kombu_redis
 
 from capgate.workers import transport as capgate_transport
 from scenarios.servers import RedisServer
@@ -38,12 +41,10 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
         unavailable("redis-server (the test starts its own)")
     server = RedisServer(tmp_path / "redis", appendonly=True)
     server.start()
-    capgate_transport._UNRECORDED.clear()
     try:
         yield server
     finally:
         server.shutdown()
-        capgate_transport._UNRECORDED.clear()
 
 
 def publish_one(url: str) -> None:
@@ -81,51 +82,94 @@ def broker_state(url: str) -> tuple[int, int]:
         client.close()
 
 
-def take_while_the_broker_goes_away(
-    server: RedisServer, transport: str, monkeypatch: pytest.MonkeyPatch
-) -> list[Any]:
-    """BRPOP takes the message, then the broker shuts down before kombu records it as
-    unacknowledged (the window of the lost command in the broker-restart scenario)."""
-    record = kombu_redis.QoS.append
+# A consumer that dies (SIGKILL) right after taking the message from its queue,
+# before its own record of it: the moment kombu's BRPOP-then-HSET loses it.
+DIE_HOLDING = """
+import os, signal, sys
+from kombu import Connection, Consumer, Exchange, Queue
+from kombu.transport import redis as kombu_redis
+from capgate.workers import transport as capgate_transport
 
-    def shutdown_then_record(self: Any, message: Any, delivery_tag: str) -> None:
-        server.shutdown()
-        record(self, message, delivery_tag)
-
-    monkeypatch.setattr(kombu_redis.QoS, "append", shutdown_then_record)
-    received: list[Any] = []
-    connection = Connection(server.url(0), transport=transport)
-    consumer(connection, received)
-    drain(connection, 5)
-    monkeypatch.setattr(kombu_redis.QoS, "append", record)
-    ignore_errors(connection, connection.collect)
-    return received
+url, transport = sys.argv[1], sys.argv[2]
+qos = capgate_transport.QoS if transport.startswith("capgate") else kombu_redis.QoS
+qos.append = lambda self, message, tag: os.kill(os.getpid(), signal.SIGKILL)
+exchange = Exchange("capgate.bundles", type="direct")
+queue = Queue("capgate.bundles", exchange, routing_key="capgate.bundles")
+with Connection(url, transport=transport) as connection:
+    Consumer(connection.default_channel, [queue], accept=["json"]).consume()
+    connection.drain_events(timeout=10)
+"""
 
 
-def test_kombu_loses_a_message_taken_just_before_the_broker_goes_away(
-    server: RedisServer, monkeypatch: pytest.MonkeyPatch
+def die_holding_a_message(url: str, transport: str) -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", DIE_HOLDING, url, transport], capture_output=True, timeout=60
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()
+
+
+def test_kombu_loses_the_message_of_a_consumer_killed_between_take_and_record(
+    server: RedisServer,
 ) -> None:
     publish_one(server.url(0))
-    assert take_while_the_broker_goes_away(server, KOMBU, monkeypatch) == []
-    server.start()
+    die_holding_a_message(server.url(0), KOMBU)
     assert broker_state(server.url(0)) == (0, 0)  # neither queued nor unacked: lost
 
 
-def test_capgate_puts_back_a_message_taken_just_before_the_broker_goes_away(
-    server: RedisServer, monkeypatch: pytest.MonkeyPatch
+def test_capgate_keeps_the_message_of_a_consumer_killed_right_after_taking_it(
+    server: RedisServer,
 ) -> None:
     publish_one(server.url(0))
-    assert take_while_the_broker_goes_away(server, CAPGATE, monkeypatch) == []
-    server.start()
+    die_holding_a_message(server.url(0), CAPGATE)
+    assert broker_state(server.url(0)) == (0, 1)  # recorded as unacknowledged
+    # Another worker restores it once the visibility timeout has passed.
+    options = {"visibility_timeout": 1}
     received: list[Any] = []
-    with Connection(server.url(0), transport=CAPGATE) as connection:  # the worker reconnects
+    with Connection(server.url(0), transport=CAPGATE, transport_options=options) as connection:
+        time.sleep(1.5)
+        connection.default_channel.qos.restore_visible()
         consumer(connection, received)
         drain(connection, 5)
         assert [message.payload for message in received] == [{"n": 1}]
         assert received[0].delivery_info["redelivered"] is True
         received[0].ack()
     assert broker_state(server.url(0)) == (0, 0)
-    assert capgate_transport._UNRECORDED == []
+
+
+def test_capgate_keeps_a_message_taken_just_before_the_broker_goes_away(
+    server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broker shuts down (and restarts from its append-only file) right after
+    handing out a message: it comes back as unacknowledged, not lost."""
+    publish_one(server.url(0))
+    record = capgate_transport.QoS.append
+
+    def shutdown_then_record(self: Any, message: Any, delivery_tag: str) -> None:
+        server.shutdown()
+        record(self, message, delivery_tag)
+
+    monkeypatch.setattr(capgate_transport.QoS, "append", shutdown_then_record)
+    connection = Connection(server.url(0), transport=CAPGATE)
+    consumer(connection, [])
+    drain(connection, 5)
+    ignore_errors(connection, connection.collect)
+    server.start()
+    assert broker_state(server.url(0)) == (0, 1)
+
+
+def test_an_empty_queue_is_asked_again_soon_not_blocked_on(server: RedisServer) -> None:
+    """With nothing queued the consumer waits a little between asks, then takes a
+    message published meanwhile."""
+    received: list[Any] = []
+    with Connection(server.url(0), transport=CAPGATE) as connection:
+        consumer(connection, received)
+        drain(connection, 0.2)
+        assert received == []
+        publish_one(server.url(0))
+        drain(connection, 5)
+        assert [message.payload for message in received] == [{"n": 1}]
+        received[0].ack()
+    assert broker_state(server.url(0)) == (0, 0)
 
 
 def lose_the_broker_holding_a_message(server: RedisServer, transport: str) -> Connection:
