@@ -112,9 +112,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--commands", type=int, default=5000)
     parser.add_argument("--kills", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=1800.0, help="wait for stragglers (s)")
     parser.add_argument("--folder", type=Path, help="keep worker and Redis logs here")
     args = parser.parse_args()
-    print_figures("worker_crash", run(args.commands, args.kills, folder=args.folder))
+    figures = run(args.commands, args.kills, timeout=args.timeout, folder=args.folder)
+    print_figures("worker_crash", figures)
 
 
 if __name__ == "__main__":

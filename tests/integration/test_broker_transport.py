@@ -9,6 +9,7 @@ workaround in ``workers/transport.py`` can go).
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -24,6 +25,7 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.common import ignore_errors
 
 from capgate.workers import transport as capgate_transport
+from scenarios import kill_storm
 from scenarios.servers import RedisServer
 from tests.support.services import unavailable
 
@@ -227,3 +229,35 @@ def test_one_redis_client_serves_a_channels_commands_until_its_pool_changes(
         with channel.conn_or_acquire() as third:
             assert third is not first and third.connection_pool is channel.pool
             assert third.llen("capgate.bundles") == 3
+
+
+def test_items_that_are_not_messages_are_dropped_without_a_trace(server: RedisServer) -> None:
+    """Dropped whether or not the script could record them: nothing is left in
+    ``unacked`` to come back after the visibility timeout."""
+    tagged = {"delivery_tag": "t-1", "delivery_info": {"exchange": "", "routing_key": "q"}}
+    undecodable = {"body": "%%% not base64", "properties": {**tagged, "body_encoding": "base64"}}
+    items = ["", "[]", "{}", "not json", json.dumps(undecodable)]
+    client = redis.Redis.from_url(server.url(0))
+    publish_one(server.url(0))  # declares the queue's binding; taken last
+    client.rpush("capgate.bundles", *items)  # the right end is taken first
+    client.close()
+    received: list[Any] = []
+    with Connection(server.url(0), transport=CAPGATE) as connection:
+        consumer(connection, received)
+        deadline = time.monotonic() + 10
+        while not received and time.monotonic() < deadline:
+            drain(connection, 1)  # returns after each item, dropped ones too
+        assert [message.payload for message in received] == [{"n": 1}]
+        received[0].ack()
+    assert broker_state(server.url(0)) == (0, 0)
+
+
+def test_consumers_killed_while_taking_messages_lose_none() -> None:
+    """30 SIGKILLs of a consumer busy taking messages (scenarios/kill_storm.py;
+    Kombu's own transport lost 69 messages in 100 such kills)."""
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server (the test starts its own)")
+    figures = kill_storm.run(kills=30, messages=10_000, transport="capgate")
+    assert figures["kills_while_taking"] == 30, figures
+    assert figures["lost"] == 0, figures
+    assert figures["recorded_unacked"] > 0, figures  # the consumers did take some
