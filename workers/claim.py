@@ -71,28 +71,45 @@ return false
 class IdleWait:
     """How long a worker waits before asking again after finding its queues empty.
 
-    Doubles from ``first`` to ``longest`` while the queues stay empty, and
-    starts again at zero as soon as a message comes: a busy worker never
-    waits, an idle one asks ``1 / longest`` times a second (each a single
-    script run in Redis), and a message arriving at an idle worker waits at
-    most ``longest`` before it is taken.
+    Doubles from ``first`` up to ``longest`` while the queues stay empty, and
+    up to ``relaxed`` once they have been empty for ``relax_after`` seconds;
+    starts again at zero as soon as a message comes. A busy worker never
+    waits; a worker between messages of a steady flow takes each within
+    ``longest``; one idle for a while asks ``1 / relaxed`` times a second
+    (each ask costs the worker about half a millisecond of CPU, Redis a
+    tenth: docs/performance.md) and takes the first message of the next
+    burst within ``relaxed``.
     """
 
-    def __init__(self, first: float = 0.001, longest: float = 0.025) -> None:
+    def __init__(
+        self,
+        first: float = 0.001,
+        longest: float = 0.010,
+        relaxed: float = 0.050,
+        relax_after: float = 1.0,
+    ) -> None:
         self.first = first
         self.longest = longest
+        self.relaxed = relaxed
+        self.relax_after = relax_after
         self.delay = 0.0
         self.until = 0.0
+        self.idle_since: float | None = None
 
     def empty(self, at_least: float = 0.0) -> None:
         """The queues were empty (or the broker refused): wait before asking again."""
-        self.delay = max(at_least, min(self.longest, self.delay * 2 or self.first))
-        self.until = monotonic() + self.delay
+        now = monotonic()
+        if self.idle_since is None:
+            self.idle_since = now
+        cap = self.relaxed if now - self.idle_since >= self.relax_after else self.longest
+        self.delay = max(at_least, min(cap, self.delay * 2 or self.first))
+        self.until = now + self.delay
 
     def found(self) -> None:
         """A message came: ask again at once."""
         self.delay = 0.0
         self.until = 0.0
+        self.idle_since = None
 
     def remaining(self) -> float:
         """Seconds left to wait; 0 when the worker may ask now."""

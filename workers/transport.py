@@ -30,7 +30,6 @@ from queue import Empty
 from time import monotonic, sleep, time
 from typing import Any
 
-from kombu.asynchronous import get_event_loop
 from kombu.serialization import register
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
@@ -153,17 +152,11 @@ class Channel(kombu_redis.Channel):
 
     def _brpop_start(self, timeout: float | None = None) -> None:
         kombu: Any = self  # kombu's channel internals are untyped
-        wait = self._idle.remaining()
-        if wait > 0:
-            hub = get_event_loop()
-            if hub is not None:
-                # The worker's event loop: ask again from its next turn after
-                # the wait (on_poll_start calls this on every turn).
-                if not self._waking:
-                    self._waking = True
-                    hub.call_later(wait, self._woken)
-                return
-            sleep(wait)  # a synchronous drain_events: nothing else to do meanwhile
+        if self._waking:
+            return  # the wake-up timer set when the queues were found empty is pending
+        if getattr(self.connection, "hub", None) is None:
+            # A synchronous drain_events, no event loop: nothing else to do meanwhile.
+            sleep(self._idle.remaining())
         queues = kombu._queue_cycle.consume(len(self.active_queues))
         if not queues:
             return
@@ -176,6 +169,18 @@ class Channel(kombu_redis.Channel):
         self.client.connection.send_command(
             "EVAL", CLAIM_SCRIPT, len(keys), *keys, time(), DECODE_LIMIT
         )
+
+    def _wait_idle(self, at_least: float = 0.0) -> None:
+        """Wait before asking again. In the worker's event loop, a timer ends the
+        wait: set here, while the loop handles the reply, and not when it next
+        asks (on_poll_start), since the loop has by then chosen how long its
+        next poll may block (up to a second) and a later timer would not
+        shorten it."""
+        self._idle.empty(at_least)
+        hub = getattr(self.connection, "hub", None)
+        if hub is not None:
+            self._waking = True
+            hub.call_later(self._idle.delay, self._woken)
 
     def _woken(self) -> None:
         self._waking = False
@@ -193,10 +198,10 @@ class Channel(kombu_redis.Channel):
                 # replica, an ACL without EVAL): nothing was taken. Try again
                 # in a second rather than stopping the worker.
                 log.error("the broker refused to hand out messages: %s", exc)
-                self._idle.empty(at_least=1.0)
+                self._wait_idle(at_least=1.0)
                 raise Empty() from exc
             if not reply:
-                self._idle.empty()
+                self._wait_idle()
                 raise Empty()
             self._idle.found()
             key, item, *recorded = reply
@@ -229,3 +234,10 @@ class Transport(kombu_redis.Transport):
     """The Redis transport with :class:`Channel`."""
 
     Channel = Channel
+
+    hub: Any = None
+    """The event loop driving this transport (a worker's), if any."""
+
+    def register_with_event_loop(self, connection: Any, loop: Any) -> None:
+        self.hub = loop
+        super().register_with_event_loop(connection, loop)

@@ -17,6 +17,26 @@ def test_the_wait_doubles_while_the_queues_stay_empty_up_to_its_cap() -> None:
     assert 0 < idle.remaining() <= 0.025
 
 
+def test_after_a_longer_idle_spell_the_wait_grows_to_the_relaxed_cap() -> None:
+    idle = IdleWait(first=0.001, longest=0.01, relaxed=0.05, relax_after=1.0)
+    idle.empty()
+    assert idle.idle_since is not None
+    idle.idle_since -= 1.0  # the queues have been empty for a second
+    delays = []
+    for _ in range(5):
+        idle.empty()
+        delays.append(idle.delay)
+    assert delays == [0.002, 0.004, 0.008, 0.016, 0.032]
+    idle.empty()
+    assert idle.delay == 0.05
+    idle.found()
+    idle.empty()
+    assert idle.delay == 0.001  # a message came: back to the short waits
+    for _ in range(6):
+        idle.empty()
+    assert idle.delay == 0.01
+
+
 def test_a_message_ends_the_wait_at_once() -> None:
     idle = IdleWait()
     idle.empty()
