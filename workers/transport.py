@@ -93,8 +93,10 @@ class DetachedChannelError(RedisConnectionError):
 
 
 class Channel(kombu_redis.Channel):
-    """kombu's Redis channel, dropping queue items that are not messages, and
-    failing as a connection error when used after its connection was closed.
+    """kombu's Redis channel, taking messages with the claim script instead of
+    ``BRPOP`` (:mod:`capgate.workers.claim`), dropping queue items that are not
+    messages, and failing as a connection error when used after its
+    connection was closed.
 
     When the broker goes away with a message unacknowledged, Celery (5.7)
     first ``collect()``s the connection, which detaches the transport
