@@ -28,6 +28,7 @@ from celery.exceptions import Ignore, Reject, Retry
 
 from capgate.audit.events import Outcome
 from capgate.contracts.errors import PluginServiceError
+from capgate.workers.concealed import ConcealedResponse
 from capgate.workers.deps import PipelineDeps
 from capgate.workers.pipeline import Pipeline, StoreUnavailableError
 from capgate.workers.steps.attempts import place_attempt
@@ -92,7 +93,8 @@ def verdict_result(verdict: Verdict) -> dict[str, Any]:
         "command_id": verdict.command_id,
         "outcome": verdict.outcome.value,
         "attempt": verdict.attempt,
-        "response": verdict.response,
+        # The caller gets the response; the worker log and Flower its audit summary.
+        "response": None if verdict.response is None else ConcealedResponse(verdict.response),
     }
 
 

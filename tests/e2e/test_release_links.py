@@ -8,7 +8,9 @@ and no audit row holds the token (a bearer secret).
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -33,6 +35,18 @@ def _checks(world: World) -> list[AuditEventRow]:
         return list(session.scalars(query.order_by(AuditEventRow.id)))
 
 
+def _wait_for_line(log: Path, *texts: str, timeout: float = 15.0) -> str:
+    """The first line of ``log`` holding all ``texts`` (Celery writes the success
+    line just after storing the result, so it may come after the caller has it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in log.read_text().splitlines():
+            if all(text in line for text in texts):
+                return line
+        time.sleep(0.1)
+    raise AssertionError(f"no line with {texts!r} in {log}")
+
+
 def test_release_link_attacks_are_refused_and_audited(
     world: World, worker: WorkerProcess, e2e_settings: dict[str, str]
 ) -> None:
@@ -48,6 +62,11 @@ def test_release_link_attacks_are_refused_and_audited(
         timeout=30,
     )
     token = parse_qs(urlsplit(link["url"]).query)["token"][0]
+    # The worker logs the task's result (and sends it to Flower) as its audit
+    # summary: the link by hash, never the token.
+    succeeded = _wait_for_line(worker.log, "create_release_link[", "succeeded in")
+    assert link["link_id"] in succeeded and "url:sha256=" in succeeded
+    assert token not in worker.log.read_text()
     audit = AuditStore(world.runtime.sessions, secret=SECRET)
     gate = ReleaseLinkGate(audit, key=release_link_key(SECRET))
     later = ReleaseLinkGate(
