@@ -28,7 +28,13 @@ from capgate.adapters.change_log import ChangeLogEntry
 from capgate.contracts.client import PluginClient
 from scenarios.aof_trace import commands as aof_commands
 from scenarios.aof_trace import trace
-from scenarios.stack import Stack, print_figures, running_stack, terminal_summary
+from scenarios.stack import (
+    Stack,
+    print_figures,
+    running_stack,
+    stored_statuses,
+    terminal_summary,
+)
 
 __all__ = ["run"]
 
@@ -51,6 +57,17 @@ class _Publisher(threading.Thread):
             else:
                 self.published.append(handle.command_id)
             time.sleep(self.pause)
+
+
+def _results_not_stored(stack: Stack, ids: list[str], timeout: float) -> int:
+    """Commands without a result in the backend once ``timeout`` has passed (a worker
+    retries a result it could not store while Redis was down)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = stored_statuses(stack, ids).count(None)
+        if missing == 0 or time.monotonic() > deadline:
+            return missing
+        time.sleep(1.0)
 
 
 _RECEIVED = re.compile(r"\[([0-9a-f-]{36})\] received")
@@ -95,6 +112,7 @@ def run(
         rows = stack.audit(plugin_id)
         figures = terminal_summary(ids, rows)
         figures["lost"] = _lost(stack, ids, {r.command_id for r in rows})
+        figures["results_not_stored"] = _results_not_stored(stack, ids, 60.0)
         with stack.world.runtime.sessions() as session:
             changes = Counter(session.scalars(select(ChangeLogEntry.command_id)))
         figures.update(

@@ -70,6 +70,14 @@ def _config(settings: Settings) -> dict[str, Any]:
             "unacked_restore_throttle": 1,
         },
         "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        # A result the worker cannot store (the backend's Redis restarting) is
+        # retried, with growing pauses of up to 5 s for about 25 s at most,
+        # instead of given up at once: the command already ran and is audited,
+        # and its caller is waiting for this result (docs/reliability.md, 3).
+        "result_backend_always_retry": True,
+        "result_backend_max_retries": 10,
+        "result_backend_base_sleep_between_retries_ms": 100,
+        "result_backend_max_sleep_between_retries_ms": 5000,
         "result_expires": 24 * 3600,
         "result_extended": False,
         "broker_connection_retry_on_startup": True,

@@ -11,12 +11,15 @@ write fails: the command must still run and be audited.
 
 from __future__ import annotations
 
+import shutil
+import time
 from pathlib import Path
 
 import pytest
 
+from scenarios.servers import RedisServer
 from tests.e2e.workers import WorkerProcess, audit_rows, client_for, name, wait_for, worker_env
-from tests.support.services import free_port
+from tests.support.services import free_port, unavailable
 from tests.support.world import World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -38,3 +41,32 @@ def test_a_command_runs_when_the_result_backend_is_unreachable(
         assert rows == [(1, "succeeded", None)]
     finally:
         worker.stop()
+
+
+def test_a_result_written_while_the_result_backend_is_down_arrives_when_it_is_back(
+    world: World, e2e_settings: dict[str, str], tmp_path: Path
+) -> None:
+    """The command runs and is audited while the result backend's Redis is down;
+    the worker keeps retrying the result write, so the caller waiting for it
+    gets it once Redis is back (before, Celery gave up at once and the caller
+    timed out)."""
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server (the test starts its own)")
+    results = RedisServer(tmp_path / "results")
+    results.start()
+    settings = {**e2e_settings, "CAPGATE_RESULT_BACKEND": results.url(1)}
+    worker = WorkerProcess(worker_env(settings), tmp_path / "worker.log")
+    try:
+        worker.wait_ready()
+        plugin = world.add_plugin(name(), "admin", {"users:write": None})
+        client = client_for(plugin, settings)
+        results.shutdown()
+        handle = client.send("users.revoke_sessions", {"user_id": "u-bob"})
+        rows = wait_for(lambda: audit_rows(world, handle.command_id), 60)
+        assert rows == [(1, "succeeded", None)]  # ran, audited, result not stored yet
+        time.sleep(2.0)
+        results.start()
+        assert handle.result(timeout=60)["revoked"] >= 0
+    finally:
+        worker.stop()
+        results.shutdown()
