@@ -20,6 +20,7 @@ a few milliseconds more for a command that meets an idle worker, and about
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from time import monotonic
 
 __all__ = ["CLAIM_SCRIPT", "DECODE_LIMIT", "IdleWait"]
@@ -71,6 +72,7 @@ return false
 """
 
 
+@dataclass
 class IdleWait:
     """How long a worker waits before asking again after finding its queues empty.
 
@@ -84,20 +86,13 @@ class IdleWait:
     burst within ``relaxed``.
     """
 
-    def __init__(
-        self,
-        first: float = 0.001,
-        longest: float = 0.010,
-        relaxed: float = 0.050,
-        relax_after: float = 1.0,
-    ) -> None:
-        self.first = first
-        self.longest = longest
-        self.relaxed = relaxed
-        self.relax_after = relax_after
-        self.delay = 0.0
-        self.until = 0.0
-        self.idle_since: float | None = None
+    first: float = 0.001
+    longest: float = 0.010
+    relaxed: float = 0.050
+    relax_after: float = 1.0
+    delay: float = field(default=0.0, init=False)
+    until: float = field(default=0.0, init=False)
+    idle_since: float | None = field(default=None, init=False)
 
     def empty(self, at_least: float = 0.0) -> None:
         """The queues were empty (or the broker refused): wait before asking again."""
