@@ -28,6 +28,7 @@ from capgate.migrate import upgrade
 from capgate.registry.admin import RegistryAdmin
 from capgate.registry.sealing import KeySealer
 from capgate.settings import Settings
+from capgate.workers.app_state import use_pipeline
 from capgate.workers.assembly import build_pipeline
 from capgate.workers.celery_app import create_app
 from capgate.workers.embedded import embedded_worker
@@ -264,7 +265,7 @@ def run_demo(settings: Settings, *, timeout: float = 25.0) -> DemoReport:
     # The in-memory broker polls; the default second between polls would
     # make every retry in the demo wait for the next poll.
     app.conf.broker_transport_options = {"polling_interval": 0.01}
-    app.conf.capgate_pipeline_instance = pipeline
+    use_pipeline(app, pipeline)
     pump = RetryPump(runtime.sessions, celery_publisher(app), RetryTokens(secret))
     clients = {name: PluginClient(c, app=app) for name, c in creds.items()}
     with embedded_worker(app, pump):

@@ -145,15 +145,18 @@ def configure_logging(level: str | int = "INFO", *, json_lines: bool | None = No
     root.setLevel(level if isinstance(level, int) else level.upper())
 
 
-def install_worker_logging(level: str | int = "INFO", *, json_lines: bool | None = None) -> None:
+def install_worker_logging(
+    level: str | int | None = "INFO", *, json_lines: bool | None = None
+) -> None:
     """Make Celery use :func:`configure_logging` in the worker and its pool processes.
 
     A receiver of Celery's ``setup_logging`` signal replaces Celery's own
     logging set-up (and its stdout redirection) wherever Celery would run it.
+    ``level`` None takes the worker's ``--loglevel``.
     """
     from celery.signals import setup_logging
 
-    def setup(**_: Any) -> None:
-        configure_logging(level, json_lines=json_lines)
+    def setup(loglevel: str | int | None = None, **_: Any) -> None:
+        configure_logging(level or loglevel or "INFO", json_lines=json_lines)
 
     setup_logging.connect(setup, weak=False)

@@ -12,10 +12,26 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-__all__ = ["DEV_SECRET", "Environment", "ObjectStoreKind", "Settings", "load_settings"]
+__all__ = [
+    "DEV_SECRET",
+    "Environment",
+    "ObjectStoreKind",
+    "Settings",
+    "SettingsInvalidError",
+    "checked_settings",
+    "describe_errors",
+    "load_settings",
+]
 
 # Used only in development when no secret is configured. Production refuses it.
 DEV_SECRET = "capgate-development-secret-do-not-use-in-production"  # noqa: S105
@@ -159,12 +175,60 @@ class Settings(BaseSettings):
             )
         return value
 
+    @model_validator(mode="after")
+    def _limits_below_visibility_timeout(self) -> Settings:
+        # A message still running when the visibility timeout passes is handed
+        # to a second worker: an email would be sent twice.
+        if self.task_soft_time_limit >= self.task_time_limit:
+            raise ValueError(
+                f"CAPGATE_TASK_SOFT_TIME_LIMIT ({self.task_soft_time_limit}) must be below "
+                f"CAPGATE_TASK_TIME_LIMIT ({self.task_time_limit})"
+            )
+        if self.task_time_limit >= self.visibility_timeout:
+            raise ValueError(
+                f"CAPGATE_TASK_TIME_LIMIT ({self.task_time_limit}) must be below "
+                f"CAPGATE_VISIBILITY_TIMEOUT ({self.visibility_timeout}), or a command still "
+                "running is delivered to a second worker"
+            )
+        return self
+
     @property
     def is_sqlite(self) -> bool:
         """True when the database is SQLite (the embedded default)."""
         return self.database_url.startswith("sqlite")
 
 
+def describe_errors(exc: ValidationError) -> str:
+    """``CAPGATE_X: what is wrong`` for each error, on one line (values never echoed)."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        name = f"CAPGATE_{field.upper()}: " if field else ""
+        parts.append(f"{name}{error['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment; keyword overrides win."""
     return Settings(**overrides)
+
+
+class SettingsInvalidError(Exception):
+    """Settings that cannot be used; ``str()`` is one line naming each variable."""
+
+
+def checked_settings() -> Settings:
+    """Settings from the environment, or :class:`SettingsInvalidError` in one line."""
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        raise SettingsInvalidError(f"invalid settings: {describe_errors(exc)}") from None
+    except SettingsError as exc:
+        # Malformed JSON in a list or mapping variable: pydantic-settings names
+        # the field ("error parsing value for field "retry_policies" ...").
+        field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else ""
+        cause = exc.__cause__ or exc
+        name = f"CAPGATE_{field.upper()}" if field else "a CAPGATE_ variable"
+        raise SettingsInvalidError(
+            f"invalid settings: {name} is not valid JSON ({cause})"
+        ) from None

@@ -58,6 +58,7 @@ def build_pipeline(
     policies: PolicyBook | None = None,
     hooks: tuple[DeadLetterHook, ...] = (),
     grant_cache_ttl: float = 5.0,
+    max_deliveries: int = 5,
 ) -> Pipeline:
     """Wire the registry, audit recorder, limiter and adapters into a pipeline."""
     secret = runtime.settings.secret.get_secret_value()
@@ -74,5 +75,6 @@ def build_pipeline(
         policies=policies or PolicyBook(),
         dead_letter_hooks=hooks,
         worker_host=socket.gethostname(),
+        max_deliveries=max_deliveries,
     )
     return Pipeline(deps)

@@ -5,7 +5,9 @@ operation, named ``capgate.<operation>`` on the queue ``capgate.<service>``.
 Only those tasks are registered (Celery's built-in canvas tasks are
 removed), so a plugin message can reach nothing else. The pipeline is built
 lazily, once per worker process (after the fork), so no connection is opened
-at import time or shared across processes.
+at import time or shared across processes. The settings are kept beside the
+app (workers/app_state.py), never in its configuration, which ``celery
+inspect conf`` and Flower print.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from kombu import Exchange, Queue
 from capgate.contracts.catalog import CATALOG
 from capgate.contracts.services import ServiceKey
 from capgate.settings import Settings
+from capgate.workers.app_state import PipelineFactory, attach_state
+from capgate.workers.pipeline import Pipeline
 from capgate.workers.task import CommandTask, run_command
 from capgate.workers.transport import install_json_depth_limit
 
@@ -86,8 +90,22 @@ def _config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_app(settings: Settings, *, main: str = "capgate") -> Celery:
-    """A configured Celery app with every operation's task registered."""
+def _production_pipeline(settings: Settings) -> Pipeline:
+    from capgate.workers.wiring import production_pipeline
+
+    return production_pipeline(settings)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    main: str = "capgate",
+    pipeline_factory: PipelineFactory = _production_pipeline,
+) -> Celery:
+    """A configured Celery app with every operation's task registered.
+
+    Its tasks run through ``pipeline_factory(settings)``, built once per process.
+    """
     app = Celery(
         main, broker=settings.broker_url, backend=settings.result_backend, set_as_current=False
     )
@@ -95,7 +113,7 @@ def create_app(settings: Settings, *, main: str = "capgate") -> Celery:
     install_json_depth_limit()
     if settings.broker_url.startswith(("redis://", "rediss://")):
         app.conf.broker_transport = "capgate.workers.transport:Transport"
-    app.conf.capgate_settings = settings
+    attach_state(app, settings, pipeline_factory)
     for spec in CATALOG.values():
         app.task(name=spec.task_name, base=CommandTask, bind=True)(run_command)
     _drop_builtin_tasks(app)

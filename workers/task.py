@@ -17,7 +17,6 @@ VALIDATION ``workflow_not_allowed`` without running.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -28,6 +27,7 @@ from celery.exceptions import Ignore, Reject, Retry
 
 from capgate.audit.events import Outcome
 from capgate.contracts.errors import PluginServiceError
+from capgate.workers.app_state import pipeline_for
 from capgate.workers.concealed import ConcealedResponse
 from capgate.workers.deps import PipelineDeps
 from capgate.workers.pipeline import Pipeline, StoreUnavailableError
@@ -36,12 +36,9 @@ from capgate.workers.steps.authenticate import authenticate
 from capgate.workers.tokens import RETRY_HEADER
 from capgate.workers.work import Delivery, Verdict, VerdictKind, Work
 
-__all__ = ["CommandTask", "PipelineFactory", "run_command", "verdict_result"]
+__all__ = ["CommandTask", "run_command", "verdict_result"]
 
 log = logging.getLogger(__name__)
-
-PipelineFactory = Callable[[Any], Pipeline]
-"""Builds the pipeline from the app's settings (``app.conf.capgate_pipeline_factory``)."""
 
 _STORE_PAUSE_SECONDS = 2.0
 
@@ -62,29 +59,10 @@ class CommandTask(Task[Any, Any]):
     # Expected outcomes are logged without a traceback.
     throws = (PluginServiceError,)
 
-    _pipeline: Pipeline | None = None
-    _lock = threading.Lock()
-
     @property
     def pipeline(self) -> Pipeline:
         """The process's pipeline, built on first use (after the worker forked)."""
-        app_conf = self.app.conf
-        cached = app_conf.get("capgate_pipeline_instance")
-        if cached is not None:
-            return cached  # type: ignore[no-any-return]
-        with CommandTask._lock:
-            cached = app_conf.get("capgate_pipeline_instance")
-            if cached is None:
-                factory: PipelineFactory = app_conf.get("capgate_pipeline_factory") or _default
-                cached = factory(app_conf.capgate_settings)
-                app_conf.capgate_pipeline_instance = cached
-        return cached  # type: ignore[no-any-return]
-
-
-def _default(settings: Any) -> Pipeline:
-    from capgate.workers.wiring import production_pipeline
-
-    return production_pipeline(settings)
+        return pipeline_for(self.app)
 
 
 def verdict_result(verdict: Verdict) -> dict[str, Any]:

@@ -86,5 +86,6 @@ def production_pipeline(settings: Settings, limiter: LimitStore | None = None) -
             policies=policy_book(settings),
             hooks=dead_letter_hooks(settings),
             grant_cache_ttl=settings.grant_cache_ttl,
+            max_deliveries=settings.max_deliveries,
         )
     )

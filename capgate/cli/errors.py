@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import click
-from pydantic import ValidationError
 
 if TYPE_CHECKING:
     from capgate.settings import Settings
@@ -14,14 +13,10 @@ __all__ = ["settings_or_exit"]
 
 
 def settings_or_exit() -> Settings:
-    """Load settings, or exit with a message naming the bad variable."""
-    from capgate.settings import load_settings
+    """Load settings, or exit with one line naming each bad variable."""
+    from capgate.settings import SettingsInvalidError, checked_settings
 
     try:
-        return load_settings()
-    except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "settings"
-            lines.append(f"  CAPGATE_{field.upper()}: {error['msg']}")
-        raise click.ClickException("invalid settings:\n" + "\n".join(lines)) from exc
+        return checked_settings()
+    except SettingsInvalidError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -52,16 +52,14 @@ def worker(
     """
     # First: metrics must be set up before anything imports prometheus_client.
     start_observability(metrics_port, metrics_address, log_format, loglevel)
-    from capgate.workers.celery_app import create_app, queue_names
-    from capgate.workers.service import attach_pump
+    from capgate.workers.celery_app import queue_names
+    from capgate.workers.process import StartupError, worker_app
 
     settings = settings_or_exit()
-    app = create_app(settings)
-    if pump:
-        attach_pump(app, settings)
-    from capgate.workers.memory import collect_after_big_commands
-
-    collect_after_big_commands()
+    try:
+        app = worker_app(settings, pump=pump)
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from None
     argv = [
         "worker",
         f"--loglevel={loglevel}",

@@ -11,6 +11,7 @@ from capgate.adapters.base import Invocation
 from capgate.audit.schema import AuditEventRow
 from capgate.contracts.errors import PluginServiceError
 from capgate.settings import Settings
+from capgate.workers.app_state import use_pipeline
 from capgate.workers.celery_app import create_app
 from tests.support.world import SECRET, World, recording_handler
 
@@ -25,7 +26,7 @@ def world(sqlite_url: str) -> World:
 
 def run_with_request(world: World, calls: list[Invocation], body: str, **request: Any) -> Any:
     app = create_app(Settings(database_url=world.runtime.settings.database_url, secret=SECRET))
-    app.conf.capgate_pipeline_instance = world.pipeline({OP: recording_handler(calls)})
+    use_pipeline(app, world.pipeline({OP: recording_handler(calls)}))
     task = app.tasks[f"capgate.{OP}"]
     task.push_request(id="t-1", hostname="h", delivery_info={}, **request)
     try:
