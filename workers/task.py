@@ -115,7 +115,15 @@ def run_command(self: CommandTask, envelope: Any = None, *args: Any, **kwargs: A
         redelivered=bool(delivery_info.get("redelivered")),
         worker_host=request.hostname,
     )
-    pipeline = self.pipeline
+    try:
+        pipeline = self.pipeline
+    except Exception as exc:
+        # The pipeline could not be built in this process (a database or
+        # adapter that cannot be set up): nothing ran and nothing was
+        # recorded, so the message goes back to the queue, never acknowledged.
+        log.exception("cannot build the pipeline, returning %s to the queue", request.id)
+        time.sleep(_STORE_PAUSE_SECONDS)
+        raise Reject("pipeline unavailable", requeue=True) from exc
     if workflow:
         # Authenticate first so the refusal is audited against its plugin.
         steps = (authenticate, place_attempt, refuse_workflow(workflow))

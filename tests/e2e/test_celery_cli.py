@@ -117,8 +117,8 @@ def test_celery_command_line_worker_runs_the_retry_pump(
     assert len(server.received) == 1
 
 
-def test_celery_command_line_worker_serves_plugin_queues_and_withholds_bodies(
-    world: World, plain_celery_worker: CeleryWorker, e2e_settings: dict[str, str]
+def test_celery_command_line_worker_serves_the_plugin_queues_only(
+    plain_celery_worker: CeleryWorker,
 ) -> None:
     log_path = plain_celery_worker.log
     queues = [
@@ -126,6 +126,12 @@ def test_celery_command_line_worker_serves_plugin_queues_and_withholds_bodies(
     ]
     assert "capgate.internal" not in queues
     assert sorted(queues) == sorted(queue_names())
+
+
+def test_celery_command_line_worker_withholds_message_bodies_from_its_log(
+    plain_celery_worker: CeleryWorker, e2e_settings: dict[str, str]
+) -> None:
+    log_path = plain_celery_worker.log
     # A message Celery cannot run is logged with its body quoted, unless
     # capgate's log formatting is installed.
     marker = f"body-marker-{uuid.uuid4().hex}"

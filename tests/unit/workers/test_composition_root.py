@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from celery.exceptions import Reject
 from celery.worker.control import conf as inspect_conf
 
 from capgate.adapters.base import AdapterResult, Invocation
@@ -121,3 +122,22 @@ def test_a_setting_naming_what_cannot_be_loaded_stops_the_start(
         check_pipeline(settings)
     assert "\n" not in str(caught.value)
     assert expected in str(caught.value)
+
+
+def test_a_pipeline_that_cannot_be_built_returns_the_message_to_the_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(settings: Settings) -> Any:
+        raise RuntimeError("database driver missing")
+
+    monkeypatch.setattr("capgate.workers.task._STORE_PAUSE_SECONDS", 0)
+    app = create_app(Settings(secret=SECRET), pipeline_factory=broken)
+    task = app.tasks[f"capgate.{OP}"]
+    task.push_request(id="t-1", hostname="h", delivery_info={})
+    try:
+        with pytest.raises(Reject) as caught:
+            task.run("{}")
+    finally:
+        task.pop_request()
+    # Rejected with requeue: the broker keeps it; Celery never acknowledges it.
+    assert caught.value.requeue is True
