@@ -1,4 +1,7 @@
-"""The composition root: builds settings, engine and sessions in one place.
+"""The database half of the composition root: settings, engine and sessions.
+
+Worker processes are assembled from it by ``capgate.workers.process``
+(``worker_app``), which every way of starting a worker uses.
 
 Nothing connects at import time; callers (the CLI, the Celery worker, tests)
 call :func:`bootstrap` and pass the result to whoever needs it.

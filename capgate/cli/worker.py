@@ -45,8 +45,9 @@ def worker(
 ) -> None:
     """Start a Celery worker for capgate's commands.
 
-    The same as 'celery -A capgate.workers.main worker', plus the retry pump,
-    JSON log lines when not on a terminal, and optional Prometheus metrics.
+    The same as 'celery -A capgate.workers.main worker' (one root builds both:
+    retry pump, plugin queues, settings checked), plus --no-pump, --log-format
+    and optional Prometheus metrics.
 
     Extra arguments after '--' go to Celery unchanged.
     """
