@@ -22,7 +22,7 @@ from capgate.audit.events import Outcome
 from capgate.audit.recorder import AuditWriteError
 from capgate.audit.redaction import sanitize_error
 from capgate.contracts.errors import PluginServiceError
-from capgate.workers import idempotency
+from capgate.workers import deliveries, idempotency
 from capgate.workers.deps import PipelineDeps
 from capgate.workers.failures import settle_failure, settled_verdict
 from capgate.workers.schedule import history_entry
@@ -129,26 +129,25 @@ class Pipeline:
         work.claimed = claim.owned
         if not claim.owned:
             return self._duplicate(work, session, claim)
-        if envelope.operation in deps.external_operations:
-            # The claim must be visible before the outside world is touched,
-            # so a concurrent duplicate waits instead of sending again.
-            session.commit()
         handler = deps.handlers.get(envelope.operation)
         if handler is None:
             raise PluginServiceError.fatal(
                 "no_adapter", f"no adapter is configured for {envelope.operation}"
             )
-        work.result = handler(
-            Invocation(
-                command_id=envelope.command_id,
-                operation=envelope.operation,
-                payload=work.payload,
-                context=envelope.context,
-                session=session,
-                attempt=work.attempt,
-                now=work.now,
-            )
+        invocation = Invocation(
+            command_id=envelope.command_id,
+            operation=envelope.operation,
+            payload=work.payload,
+            context=envelope.context,
+            session=session,
+            attempt=work.attempt,
+            now=work.now,
         )
+        if envelope.operation in deps.external_operations:
+            # Commits the claim before the send and records the delivery apart.
+            work.result = deliveries.deliver_once(work, deps, session, lambda: handler(invocation))
+        else:
+            work.result = handler(invocation)
         response = dict(work.result.response)
         idempotency.settle(session, envelope, work.now, status="succeeded", response=response)
         work.history.append(history_entry(work, Outcome.SUCCEEDED, None, None, work.now))
