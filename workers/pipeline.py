@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 Step = Callable[[Work, PipelineDeps], None]
 STEPS: tuple[Step, ...] = (authenticate, place_attempt, authorize, validate, throttle)
 
+_STORE_CODES = frozenset({"registry_unavailable", "database_unavailable"})
+"""Error codes that mean the database failed, not the command."""
+
 
 class StoreUnavailableError(RuntimeError):
     """The database could not be reached: nothing was recorded, do not acknowledge."""
@@ -80,10 +83,11 @@ class Pipeline:
                 )
                 return settled_verdict(work, self.deps, settled)
             except PluginServiceError as error:
-                if error.code == "registry_unavailable":
-                    # The database failed under the registry read: that is the
-                    # store being unavailable, not an answer about this command.
-                    # Settling would acknowledge it with a refusal, losing it.
+                if error.code in _STORE_CODES:
+                    # The database failed under the registry read or the
+                    # adapter's: that is the store being unavailable, not an
+                    # answer about this command. Settling would acknowledge it
+                    # with a refusal, losing it, or spend one of its attempts.
                     cause = error.__cause__
                     raise StoreUnavailableError(
                         f"registry unavailable: {type(cause).__name__}",

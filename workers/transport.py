@@ -83,6 +83,15 @@ class QoS(kombu_redis.QoS):
         else:
             super().append(message, delivery_tag)
 
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        """A message given back (the audit store was unavailable) goes to the front of its
+        queue, where the next take finds it; kombu puts it behind the whole backlog."""
+        if requeue:
+            self.restore_by_tag(delivery_tag, leftmost=False)  # RPUSH: taken next
+            virtual.QoS.ack(self, delivery_tag)  # off the local record, as kombu does
+        else:
+            super().reject(delivery_tag, requeue=False)
+
 
 class DetachedChannelError(RedisConnectionError):
     """The channel's connection was already closed: it cannot reach the broker any more.
