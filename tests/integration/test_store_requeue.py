@@ -112,3 +112,29 @@ def test_a_requeued_message_is_taken_again_before_the_backlog(broker: str) -> No
         assert client.hlen("unacked") == 0
     finally:
         client.close()
+
+
+def test_a_no_ack_message_leaves_no_unacknowledged_record(broker: str) -> None:
+    """Celery's own replies (mingle, pidbox) are consumed with no_ack: nothing to restore later."""
+    received: list[Any] = []
+    with Connection(broker, transport=CAPGATE) as connection:
+        Producer(connection).publish(
+            {"reply": 1}, exchange=EXCHANGE, routing_key=QUEUE.routing_key, declare=[QUEUE]
+        )
+        consumer = Consumer(
+            connection.default_channel,
+            [QUEUE],
+            callbacks=[lambda body, message: received.append(body)],
+            accept=["json"],
+            no_ack=True,
+        )
+        consumer.consume()
+        while not received:
+            connection.drain_events(timeout=5)
+    client = redis.Redis.from_url(broker)
+    try:
+        assert received == [{"reply": 1}]
+        assert client.hlen("unacked") == 0, "a no-ack reply was recorded as unacknowledged"
+        assert client.zcard("unacked_index") == 0
+    finally:
+        client.close()
