@@ -27,6 +27,8 @@ class Outcome(StrEnum):
     RETRY_SCHEDULED = "retry_scheduled"
     DEAD_LETTERED = "dead_lettered"
     DEDUPLICATED = "deduplicated"
+    RESENT = "resent"
+    """Not an ending: this attempt sends again an email an earlier try may have delivered."""
 
 
 class AuditEvent(BaseModel):

@@ -7,6 +7,7 @@ when a new module defines tables.
 import capgate.adapters.tables
 import capgate.audit.schema
 import capgate.registry.tables
+import capgate.workers.deliveries
 import capgate.workers.tables  # noqa: F401
 from capgate.database import Base
 

@@ -6,7 +6,8 @@ every connection and refuses new ones for ``--outage`` seconds. Checked
 afterwards: every command has exactly one terminal audit row, the result
 the plugin sees matches it (nothing acknowledged without its audit row),
 each command changed its bundle once (one change_log row per command) and
-every bundle is enabled. Run: ``python -m scenarios.db_outage``.
+every bundle is enabled. Run: ``python -m scenarios.db_outage``; its email
+variant (``--email``, :mod:`scenarios.db_outage_email`) counts deliveries.
 """
 
 from __future__ import annotations
@@ -119,7 +120,14 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=2000)
     parser.add_argument("--outage", type=float, default=10.0)
     parser.add_argument("--folder", type=Path, help="keep worker and Redis logs here")
+    parser.add_argument("--email", action="store_true", help="email.send through SMTP instead")
     args = parser.parse_args()
+    if args.email:
+        from scenarios.db_outage_email import run_email
+
+        figures = run_email(args.commands, args.outage, folder=args.folder)
+        print_figures("db_outage_email", figures)
+        return
     print_figures("db_outage", run(args.commands, args.outage, folder=args.folder))
 
 

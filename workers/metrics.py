@@ -82,6 +82,8 @@ def count(event: AuditEvent) -> None:
     operation = operation_label(event.operation)
     outcome = event.outcome
     ATTEMPTS.labels(operation, outcome.value).inc()
+    if outcome is Outcome.RESENT:
+        return  # a note on an attempt that has its own outcome row
     reason = _RETRYING.get(outcome)
     if reason is not None:
         RETRIES_SCHEDULED.labels(operation, reason).inc()

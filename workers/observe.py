@@ -26,7 +26,7 @@ __all__ = ["log_attempt", "observe_pipeline"]
 log = logging.getLogger("capgate.commands")
 
 _PENDING = "capgate_observed_events"
-_LOUD = frozenset({Outcome.DEAD_LETTERED, Outcome.REJECTED})
+_LOUD = frozenset({Outcome.DEAD_LETTERED, Outcome.REJECTED, Outcome.RESENT})
 
 
 def log_attempt(row: AuditEvent) -> None:

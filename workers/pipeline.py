@@ -22,7 +22,7 @@ from capgate.audit.events import Outcome
 from capgate.audit.recorder import AuditWriteError
 from capgate.audit.redaction import sanitize_error
 from capgate.contracts.errors import PluginServiceError
-from capgate.workers import idempotency
+from capgate.workers import deliveries, idempotency
 from capgate.workers.deps import PipelineDeps
 from capgate.workers.failures import settle_failure, settled_verdict
 from capgate.workers.schedule import history_entry
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 Step = Callable[[Work, PipelineDeps], None]
 STEPS: tuple[Step, ...] = (authenticate, place_attempt, authorize, validate, throttle)
+
+_STORE_CODES = frozenset({"registry_unavailable", "database_unavailable"})
+"""Error codes that mean the database failed, not the command."""
 
 
 class StoreUnavailableError(RuntimeError):
@@ -80,10 +83,11 @@ class Pipeline:
                 )
                 return settled_verdict(work, self.deps, settled)
             except PluginServiceError as error:
-                if error.code == "registry_unavailable":
-                    # The database failed under the registry read: that is the
-                    # store being unavailable, not an answer about this command.
-                    # Settling would acknowledge it with a refusal, losing it.
+                if error.code in _STORE_CODES:
+                    # The database failed under the registry read or the
+                    # adapter's: that is the store being unavailable, not an
+                    # answer about this command. Settling would acknowledge it
+                    # with a refusal, losing it, or spend one of its attempts.
                     cause = error.__cause__
                     raise StoreUnavailableError(
                         f"registry unavailable: {type(cause).__name__}",
@@ -129,26 +133,25 @@ class Pipeline:
         work.claimed = claim.owned
         if not claim.owned:
             return self._duplicate(work, session, claim)
-        if envelope.operation in deps.external_operations:
-            # The claim must be visible before the outside world is touched,
-            # so a concurrent duplicate waits instead of sending again.
-            session.commit()
         handler = deps.handlers.get(envelope.operation)
         if handler is None:
             raise PluginServiceError.fatal(
                 "no_adapter", f"no adapter is configured for {envelope.operation}"
             )
-        work.result = handler(
-            Invocation(
-                command_id=envelope.command_id,
-                operation=envelope.operation,
-                payload=work.payload,
-                context=envelope.context,
-                session=session,
-                attempt=work.attempt,
-                now=work.now,
-            )
+        invocation = Invocation(
+            command_id=envelope.command_id,
+            operation=envelope.operation,
+            payload=work.payload,
+            context=envelope.context,
+            session=session,
+            attempt=work.attempt,
+            now=work.now,
         )
+        if envelope.operation in deps.external_operations:
+            # Commits the claim before the send and records the delivery apart.
+            work.result = deliveries.deliver_once(work, deps, session, lambda: handler(invocation))
+        else:
+            work.result = handler(invocation)
         response = dict(work.result.response)
         idempotency.settle(session, envelope, work.now, status="succeeded", response=response)
         work.history.append(history_entry(work, Outcome.SUCCEEDED, None, None, work.now))

@@ -83,6 +83,15 @@ class QoS(kombu_redis.QoS):
         else:
             super().append(message, delivery_tag)
 
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        """A message given back (the audit store was unavailable) goes to the front of its
+        queue, where the next take finds it; kombu puts it behind the whole backlog."""
+        if requeue:
+            self.restore_by_tag(delivery_tag, leftmost=False)  # RPUSH: taken next
+            virtual.QoS.ack(self, delivery_tag)  # off the local record, as kombu does
+        else:
+            super().reject(delivery_tag, requeue=False)
+
 
 class DetachedChannelError(RedisConnectionError):
     """The channel's connection was already closed: it cannot reach the broker any more.
@@ -150,6 +159,7 @@ class Channel(kombu_redis.Channel):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._idle = IdleWait()
+        self._noack_queues: set[str] = set()
         super().__init__(*args, **kwargs)
 
     def _brpop_start(self, timeout: float | None = None) -> None:
@@ -216,7 +226,29 @@ class Channel(kombu_redis.Channel):
             self._in_poll = None
             kombu._flush_brpop_reauth()
 
+    def basic_consume(self, queue: str, no_ack: bool = False, *args: Any, **kwargs: Any) -> Any:
+        """Consume ``queue``, remembering whether its messages are acknowledged at all."""
+        if no_ack:
+            self._noack_queues.add(queue)
+        else:
+            self._noack_queues.discard(queue)
+        return super().basic_consume(queue, no_ack, *args, **kwargs)
+
+    def basic_cancel(self, consumer_tag: str) -> Any:
+        """Stop consuming; the queue's no-ack mark goes with its consumer."""
+        queue = self._tag_to_queue.get(consumer_tag)
+        if queue is not None:
+            self._noack_queues.discard(queue)
+        return super().basic_cancel(consumer_tag)
+
     def _deliver_claimed(self, item: bytes, queue: str, tag: str | None) -> None:
+        if tag is not None and queue in self._noack_queues:
+            # A no-ack message (Celery's mingle and pidbox replies) is never
+            # acknowledged: the script's record of it would sit in ``unacked``
+            # for a whole visibility timeout and then be delivered again.
+            noack_qos: Any = self.qos
+            noack_qos._remove_from_indices(tag).execute()
+            tag = None
         self._recorded_tag = tag
         try:
             self.connection._deliver(loads(bytes_to_str(item)), queue)

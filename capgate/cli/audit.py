@@ -42,7 +42,7 @@ FILTERS: tuple[tuple[str, Any, str], ...] = (
     ("--plugin", str, "Plugin name."),
     ("--capability", str, "Capability id or key."),
     ("--operation", str, "Operation, e.g. email.send."),
-    ("--outcome", str, "Outcome, e.g. succeeded, failed, denied, dead_lettered."),
+    ("--outcome", str, "Outcome, e.g. succeeded, failed, denied, dead_lettered, resent."),
     ("--correlation-id", str, "Correlation id shared by the commands of one flow."),
     ("--command-id", str, "One command (all its attempts)."),
 )

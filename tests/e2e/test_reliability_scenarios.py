@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from scenarios import broker_restart, db_outage, flaky_provider, worker_crash
+from scenarios.db_outage_email import run_email
 from tests.support.services import POSTGRES_ADMIN_URL, port_open, unavailable
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -69,6 +70,16 @@ def test_db_outage_acknowledges_nothing_without_its_audit_row(tmp_path: Path) ->
     assert figures["change_log_rows_per_command"] == {1: 300}, why  # nothing ran twice
     assert figures["bundles_left_disabled"] == 0, why
     assert figures["connections_refused_during_outage"] > 0, why  # the outage happened
+
+
+def test_db_outage_email_sends_each_email_once_and_audits_every_send(tmp_path: Path) -> None:
+    figures = run_email(commands=150, outage=5.0, folder=tmp_path)
+    why = explain(figures)
+    assert figures["completed"] == 150 and figures["missing"] == 0, why
+    assert figures["terminations_after_acceptance"] == 2, why
+    # A termination after the provider accepted no longer makes a second copy.
+    assert figures["extra_copies"] <= figures["audited_resent"], why
+    assert figures["unaudited_copies"] == 0, why
 
 
 @pytest.mark.timeout(900)

@@ -6,17 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from capgate.adapters.base import Invocation
 from capgate.audit.schema import AuditEventRow
-from capgate.bootstrap import bootstrap
-from capgate.database import make_engine
-from capgate.migrate import upgrade
-from capgate.settings import Settings
 from capgate.workers.pipeline import StoreUnavailableError
 from capgate.workers.work import VerdictKind
-from tests.support.world import SECRET, World, delivery, recording_handler
+from tests.support.postgres_world import drop_worker_connections, postgres_world
+from tests.support.world import World, delivery, recording_handler
 
 pytestmark = pytest.mark.integration
 
@@ -25,29 +22,8 @@ OP = "users.activate"
 
 @pytest.fixture
 def world(postgres_url: str) -> Iterator[World]:
-    runtime = bootstrap(Settings(database_url=postgres_url, secret=SECRET), ping=False)
-    upgrade(runtime.engine)
-    yield World(runtime)
-    with runtime.engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    runtime.close()
-
-
-def _drop_worker_connections(world: World) -> int:
-    """Terminate every connection of the worker's pool, from a connection of its own."""
-    killer = make_engine(world.runtime.engine.url.render_as_string(hide_password=False))
-    try:
-        with killer.connect() as conn:
-            dropped = conn.execute(
-                text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            ).scalar_one()
-    finally:
-        killer.dispose()
-    return int(dropped)
+    with postgres_world(postgres_url) as world:
+        yield world
 
 
 def test_a_dropped_connection_fails_one_attempt_and_the_redelivery_runs(world: World) -> None:
@@ -58,7 +34,7 @@ def test_a_dropped_connection_fails_one_attempt_and_the_redelivery_runs(world: W
         VerdictKind.SUCCEEDED
     )
     # The database restarts under the worker: every pooled connection is dead.
-    assert _drop_worker_connections(world) >= 1
+    assert drop_worker_connections(world) >= 1
     text_ = plugin.command(OP, {"user_id": "u-2"})
     with pytest.raises(StoreUnavailableError) as failure:
         pipeline.run(delivery(text_, OP))

@@ -3,7 +3,8 @@
 ``SmtpTestServer`` answers like a normal relay until told otherwise:
 ``rcpt_reply``/``data_reply``/``mail_reply`` make it answer a given line
 (``"451 4.3.0 try later"``), ``drop_at_data`` closes the connection instead
-of answering, ``data_delay`` keeps the client waiting, and ``credentials``
+of answering, ``data_delay`` keeps the client waiting, ``after_accept`` runs
+(in the server's thread) once a message is taken and before the 250 reply, and ``credentials``
 requires AUTH (after STARTTLS) with that login and password.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -30,6 +32,7 @@ class SmtpBehaviour:
     data_reply: str | None = None
     drop_at_data: bool = False
     data_delay: float = 0.0
+    after_accept: Callable[[], None] | None = None
 
 
 class _Handler:
@@ -67,6 +70,8 @@ class _Handler:
         assert isinstance(message, EmailMessage)
         message["X-Test-Envelope-To"] = ", ".join(envelope.rcpt_tos)
         self.received.append(message)
+        if self.behaviour.after_accept is not None:
+            self.behaviour.after_accept()
         return "250 2.0.0 queued"
 
 
