@@ -86,7 +86,8 @@ def test_a_node_plugin_publishes_awaits_and_handles_each_outcome(
     }
     for case, (kind, code, outcome) in refusals.items():
         got = out[case]
-        assert (got["ok"], got["kind"], got["code"], got["retryable"]) == (False, kind, code, False), case
+        seen = (got["ok"], got["kind"], got["code"], got["retryable"])
+        assert seen == (False, kind, code, False), case
         assert audit_rows(world, got["id"]) == [(1, outcome, code)], case
 
     assert [(b["ok"], b["outcome"]) for b in out["batch"]] == [(True, "succeeded")] * 2
