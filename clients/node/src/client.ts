@@ -61,7 +61,7 @@ export class CapgateClient {
   }
 
   /** Build, sign and publish one command. */
-  async send(input: EnvelopeInput): Promise<Envelope> {
+  async send<O extends string>(input: EnvelopeInput<O>): Promise<Envelope> {
     const envelope = buildEnvelope(input);
     await this.publish(envelope);
     return envelope;

@@ -3,6 +3,7 @@
 import { createHmac, randomUUID } from "node:crypto";
 
 import { canonicalBytes, type Json } from "./canonical.js";
+import type { Payloads } from "./catalog.js";
 
 export type ExecutionKind = "action" | "trigger" | "register" | "lifecycle";
 
@@ -41,10 +42,13 @@ export interface SigningKey {
   secret: string;
 }
 
+/** The payload type of operation `O`, from its JSON Schema (any object for an unknown name). */
+export type PayloadOf<O extends string> = O extends keyof Payloads ? Payloads[O] : { [key: string]: unknown };
+
 /** What `buildEnvelope` needs; everything else has a sound default. */
-export interface EnvelopeInput {
-  operation: string;
-  payload: { [key: string]: unknown };
+export interface EnvelopeInput<O extends string = string> {
+  operation: O;
+  payload: PayloadOf<O>;
   context: Omit<CommandContext, "timestamp"> & { timestamp?: string };
   key: SigningKey;
   commandId?: string;
@@ -65,7 +69,7 @@ export function signatureOf(unsigned: object, secret: string): string {
 }
 
 /** A signed envelope for one command. */
-export function buildEnvelope(input: EnvelopeInput): Envelope {
+export function buildEnvelope<O extends string>(input: EnvelopeInput<O>): Envelope {
   const issued = input.issuedAt ?? new Date();
   const expires = new Date(issued.getTime() + (input.ttlSeconds ?? 300) * 1000);
   const commandId = input.commandId ?? randomUUID();
