@@ -31,6 +31,7 @@ from capgate.workers.app_state import pipeline_for
 from capgate.workers.concealed import ConcealedResponse
 from capgate.workers.deps import PipelineDeps
 from capgate.workers.pipeline import Pipeline, StoreUnavailableError
+from capgate.workers.queues import misrouted, refuse_wrong_queue
 from capgate.workers.steps.attempts import place_attempt
 from capgate.workers.steps.authenticate import authenticate
 from capgate.workers.tokens import RETRY_HEADER
@@ -128,6 +129,10 @@ def run_command(self: CommandTask, envelope: Any = None, *args: Any, **kwargs: A
         # Authenticate first so the refusal is audited against its plugin.
         steps = (authenticate, place_attempt, refuse_workflow(workflow))
         pipeline = Pipeline(pipeline.deps, steps)
+    elif wrong_queue := misrouted(self.name, delivery_info):
+        pipeline = Pipeline(
+            pipeline.deps, (authenticate, place_attempt, refuse_wrong_queue(*wrong_queue))
+        )
     try:
         verdict = pipeline.run(delivery)
     except StoreUnavailableError as exc:

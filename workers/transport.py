@@ -39,6 +39,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from capgate.workers.claim import CLAIM_SCRIPT, DECODE_LIMIT, IdleWait
+from capgate.workers.queues import stamp_source_queue
 
 __all__ = ["MAX_BODY_DEPTH", "DetachedChannelError", "QoS", "Transport", "install_json_depth_limit"]
 
@@ -251,7 +252,9 @@ class Channel(kombu_redis.Channel):
             tag = None
         self._recorded_tag = tag
         try:
-            self.connection._deliver(loads(bytes_to_str(item)), queue)
+            message = loads(bytes_to_str(item))
+            stamp_source_queue(message, queue)
+            self.connection._deliver(message, queue)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             # Not a message kombu can read: drop it, and its unacked record if
             # the script made one, or it would come back after every

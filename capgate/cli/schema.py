@@ -17,8 +17,8 @@ __all__ = ["schema"]
     default=None,
     help=(
         "Write one <name>.schema.json per model into this folder: envelope, context, error, "
-        "options, payload.<operation>, result.<operation> (default: print them all as one "
-        "JSON object)."
+        "options, payload.<operation>, result.<operation>, and catalog.json, the service "
+        "catalog (default: print the schemas as one JSON object)."
     ),
 )
 def schema(out: Path | None) -> None:
@@ -27,6 +27,7 @@ def schema(out: Path | None) -> None:
     Plugins in other languages validate their commands with these files; see
     docs/wire-format.md for the message format and signing.
     """
+    from capgate.contracts.catalog_export import catalog_document
     from capgate.contracts.schema import json_schemas
 
     schemas = json_schemas()
@@ -38,3 +39,6 @@ def schema(out: Path | None) -> None:
         path = out / f"{name}.schema.json"
         path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         click.echo(f"wrote {path}")
+    catalog_path = out / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog_document(), indent=2) + "\n", encoding="utf-8")
+    click.echo(f"wrote {catalog_path}")

@@ -30,12 +30,34 @@ def validator(schema_dir: Path, stem: str) -> Draft202012Validator:
 
 
 def test_exports_a_schema_per_model_and_operation(schema_dir: Path) -> None:
-    stems = {path.name.removesuffix(".schema.json") for path in schema_dir.iterdir()}
+    stems = {
+        path.name.removesuffix(".schema.json")
+        for path in schema_dir.iterdir()
+        if path.name.endswith(".schema.json")
+    }
     expected = {"envelope", "context", "error", "options"}
     expected |= {f"payload.{name}" for name in CATALOG}
     expected |= {f"result.{name}" for name, spec in CATALOG.items() if spec.result is not None}
     assert stems == expected
     assert "result.email.send" in stems and "result.storage.head_object" in stems
+
+
+def test_exports_the_catalog_with_each_operation_queue_scope_and_schemas(
+    schema_dir: Path,
+) -> None:
+    catalog = json.loads((schema_dir / "catalog.json").read_text(encoding="utf-8"))
+    by_name = {entry["operation"]: entry for entry in catalog["operations"]}
+    assert set(by_name) == set(CATALOG)
+    send = by_name["email.send"]
+    assert (send["task_name"], send["queue"], send["scopes"]) == (
+        "capgate.email.send",
+        "capgate.email_providers",
+        ["email:send"],
+    )
+    for entry in catalog["operations"]:
+        assert (schema_dir / f"{entry['payload_schema']}.schema.json").is_file()
+        if entry["result_schema"] is not None:
+            assert (schema_dir / f"{entry['result_schema']}.schema.json").is_file()
 
 
 @pytest.mark.parametrize(
