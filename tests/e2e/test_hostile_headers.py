@@ -24,7 +24,7 @@ from tests.e2e.test_raw_protocol import (
     signed_envelope,
     stored_result,
 )
-from tests.e2e.workers import WorkerProcess, wait_for
+from tests.e2e.workers import WorkerProcess, audit_rows, wait_for
 from tests.support.world import World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -78,3 +78,30 @@ def test_two_malformed_header_messages_do_not_stall_a_two_process_worker(
     assert stored_result(results, command_id)["status"] == "SUCCESS"
     assert wait_for(lambda: broker.hlen("unacked") == 0 or None, 15)
     assert worker.process.poll() is None
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"expires": "2000-01-01T00:00:00+00:00"},
+        {"eta": "2100-01-01T00:00:00+00:00"},
+        {"timelimit": [0.001, 0.001]},
+        {"stamped_headers": 5, "stamps": {"x": 1}},
+    ],
+    ids=["expires-past", "eta-far", "timelimit-tiny", "stamps"],
+)
+def test_the_senders_celery_knobs_are_ignored_and_the_command_runs_once_audited(
+    world: World,
+    worker: WorkerProcess,
+    broker: redis.Redis,
+    results: redis.Redis,
+    changes: dict[str, Any],
+) -> None:
+    plugin = new_plugin(world)
+    envelope = signed_envelope(plugin, "users.revoke_sessions", {"user_id": "u-bob"})
+    command_id = envelope["command_id"]
+    raw = message("capgate.users.revoke_sessions", command_id, command_body(envelope))
+    broker.lpush("capgate.users", with_headers(raw, **changes))
+    assert stored_result(results, command_id)["status"] == "SUCCESS"
+    assert audit_rows(world, command_id) == [(1, "succeeded", None)]
+    assert wait_for(lambda: broker.hlen("unacked") == 0 or None, 15)
