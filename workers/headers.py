@@ -50,16 +50,16 @@ def _short_str(value: Any, limit: int) -> bool:
 def tame_headers(item: Any) -> None:
     """Check and reset, in place, the Celery headers of a kombu message ``item``.
 
-    Raises :class:`MalformedHeadersError` when the task name or id is
-    missing, of the wrong type or too long, or when the headers or
-    properties are not objects; afterwards every header in :data:`RESET`
+    Only task messages (headers naming a ``task``) are checked. Raises
+    :class:`MalformedHeadersError` when the task name or id is missing, of
+    the wrong type or too long; afterwards every header in :data:`RESET`
     holds capgate's value, and ids Celery copies around are strings or None.
     """
     if not isinstance(item, dict):
         raise MalformedHeadersError("the item is not an object")
-    headers, properties = item.get("headers"), item.get("properties")
-    if not isinstance(headers, dict) or not isinstance(properties, dict):
-        raise MalformedHeadersError("headers or properties are not objects")
+    headers = item.get("headers")
+    if not isinstance(headers, dict) or "task" not in headers:
+        return  # not a Celery task message (kombu's own, or one Celery rejects itself)
     if not _short_str(headers.get("task"), MAX_TASK_NAME):
         raise MalformedHeadersError("the task header is missing, not a string or too long")
     if not _short_str(headers.get("id"), MAX_TASK_ID):
