@@ -32,12 +32,17 @@ class RetryTokens:
         """The header value for ``attempt`` of ``command_id``."""
         return f"{attempt}:{self._mac(command_id, attempt)}"
 
-    def attempt_of(self, command_id: str, token: str | None) -> int | None:
-        """The attempt a valid token names, or None for a missing or forged token."""
-        if not token or ":" not in token:
+    def attempt_of(self, command_id: str, token: object) -> int | None:
+        """The attempt a valid token names, or None for a missing, forged or ill-typed token.
+
+        The header comes from the sender: an integer, an object or non-ASCII
+        digits are not a token (and must be refused as ``invalid_retry_token``,
+        not fail as an unexpected error).
+        """
+        if not isinstance(token, str) or ":" not in token or not token.isascii():
             return None
         number, _, mac = token.partition(":")
-        if not number.isdigit():
+        if not number.isdecimal():
             return None
         attempt = int(number)
         if hmac.compare_digest(self._mac(command_id, attempt), mac):

@@ -39,6 +39,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from capgate.workers.claim import CLAIM_SCRIPT, DECODE_LIMIT, IdleWait
+from capgate.workers.headers import tame_headers
 from capgate.workers.queues import stamp_source_queue
 
 __all__ = ["MAX_BODY_DEPTH", "DetachedChannelError", "QoS", "Transport", "install_json_depth_limit"]
@@ -250,21 +251,34 @@ class Channel(kombu_redis.Channel):
             noack_qos: Any = self.qos
             noack_qos._remove_from_indices(tag).execute()
             tag = None
+        qos: Any = self.qos
+        before = set(qos._delivered)
         self._recorded_tag = tag
         try:
             message = loads(bytes_to_str(item))
+            tame_headers(message)
             stamp_source_queue(message, queue)
             self.connection._deliver(message, queue)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            # Not a message kombu can read: drop it, and its unacked record if
-            # the script made one, or it would come back after every
-            # visibility timeout.
-            qos: Any = self.qos
-            if tag is not None and tag not in qos._delivered:
-                qos._remove_from_indices(tag).execute()
+        except (ValueError, TypeError, LookupError, AttributeError, ArithmeticError) as exc:
+            # Not a message kombu or Celery can read (not JSON, malformed
+            # properties, or Celery headers its consumer trips on: a
+            # ``timelimit`` of 5, no ``id``): drop it. It may already be
+            # recorded, locally (holding a prefetch slot) and in ``unacked``
+            # (coming back after every visibility timeout): remove both, or
+            # two such items stall a worker with -c 2 (issue 14).
+            self._forget(tag, before, qos)
             log.warning("dropped a queue item that is not a message (%s)", type(exc).__name__)
         finally:
             self._recorded_tag = None
+
+    @staticmethod
+    def _forget(tag: str | None, before: set[str], qos: Any) -> None:
+        """Remove the records of a dropped item: the script's and any kombu made."""
+        added = [t for t in qos._delivered if t not in before]
+        for delivery_tag in added:
+            qos.ack(delivery_tag)  # removes the local record and the unacked entry
+        if tag is not None and tag not in added:
+            qos._remove_from_indices(tag).execute()
 
 
 class Transport(kombu_redis.Transport):
