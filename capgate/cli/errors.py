@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import click
 from pydantic import ValidationError
 
 if TYPE_CHECKING:
@@ -15,13 +14,12 @@ __all__ = ["settings_or_exit"]
 
 def settings_or_exit() -> Settings:
     """Load settings, or exit with a message naming the bad variable."""
+    from pydantic_settings import SettingsError
+
+    from capgate.cli.failures import settings_failure
     from capgate.settings import load_settings
 
     try:
         return load_settings()
-    except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "settings"
-            lines.append(f"  CAPGATE_{field.upper()}: {error['msg']}")
-        raise click.ClickException("invalid settings:\n" + "\n".join(lines)) from exc
+    except (ValidationError, SettingsError) as exc:
+        raise settings_failure(exc) from exc
