@@ -98,3 +98,19 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
         result = run(args, CAPGATE_DATABASE_URL=url, **env)
         assert result.exit_code == 1
         assert "no such table" in repr(result.exception)
+
+
+def test_worker_refuses_an_unknown_queue_and_suggests_the_real_one(tmp_path: Path) -> None:
+    broker = f"redis://127.0.0.1:{free_port()}/0"  # never reached: refused before start
+    result = run(
+        ["worker", "-Q", "capgate.email", "--no-pump"],
+        CAPGATE_BROKER_URL=broker,
+        CAPGATE_RESULT_BACKEND=broker,
+        CAPGATE_DATABASE_URL=f"sqlite:///{tmp_path}/c.db",
+    )
+    assert result.exit_code == 2, result.output
+    error = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error) == 1, result.output
+    assert "did you mean capgate.email_providers?" in error[0]
+    assert "capgate.users" in error[0]
+    assert "task_create_missing_queues" not in result.output
