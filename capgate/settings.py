@@ -30,6 +30,7 @@ __all__ = [
     "SettingsInvalidError",
     "checked_settings",
     "describe_errors",
+    "describe_settings_error",
     "load_settings",
 ]
 
@@ -217,18 +218,21 @@ class SettingsInvalidError(Exception):
     """Settings that cannot be used; ``str()`` is one line naming each variable."""
 
 
+def describe_settings_error(exc: ValidationError | SettingsError) -> str:
+    """One line naming each bad variable (values never echoed)."""
+    if isinstance(exc, ValidationError):
+        return f"invalid settings: {describe_errors(exc)}"
+    # Malformed JSON in a list or mapping variable: pydantic-settings names
+    # the field ("error parsing value for field "retry_policies" ...").
+    field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else ""
+    cause = exc.__cause__ or exc
+    name = f"CAPGATE_{field.upper()}" if field else "a CAPGATE_ variable"
+    return f"invalid settings: {name} is not valid JSON ({cause})"
+
+
 def checked_settings() -> Settings:
     """Settings from the environment, or :class:`SettingsInvalidError` in one line."""
     try:
         return load_settings()
-    except ValidationError as exc:
-        raise SettingsInvalidError(f"invalid settings: {describe_errors(exc)}") from None
-    except SettingsError as exc:
-        # Malformed JSON in a list or mapping variable: pydantic-settings names
-        # the field ("error parsing value for field "retry_policies" ...").
-        field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else ""
-        cause = exc.__cause__ or exc
-        name = f"CAPGATE_{field.upper()}" if field else "a CAPGATE_ variable"
-        raise SettingsInvalidError(
-            f"invalid settings: {name} is not valid JSON ({cause})"
-        ) from None
+    except (ValidationError, SettingsError) as exc:
+        raise SettingsInvalidError(describe_settings_error(exc)) from None

@@ -49,9 +49,9 @@ def _session() -> Iterator[tuple[Session, AuditRecorder]]:
     except AuditWriteError as exc:
         raise click.ClickException(f"nothing was changed: {exc}") from exc
     except SQLAlchemyError as exc:
-        raise click.ClickException(
-            f"database error ({type(exc).__name__}); has 'capgate db upgrade' been run?"
-        ) from exc
+        from capgate.cli.failures import database_failure
+
+        raise database_failure(exc) from exc
     finally:
         runtime.close()
 

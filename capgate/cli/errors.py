@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import click
-
 if TYPE_CHECKING:
     from capgate.settings import Settings
 
@@ -14,9 +12,10 @@ __all__ = ["settings_or_exit"]
 
 def settings_or_exit() -> Settings:
     """Load settings, or exit with one line naming each bad variable."""
+    from capgate.cli.failures import settings_failure
     from capgate.settings import SettingsInvalidError, checked_settings
 
     try:
         return checked_settings()
     except SettingsInvalidError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise settings_failure(exc) from None

@@ -53,9 +53,10 @@ def _fail(exc: Exception) -> click.ClickException:
         # Two operators changing the same plugin at once: the loser's
         # transaction is rolled back whole, so running it again is safe.
         return click.ClickException("nothing was changed: a concurrent change won; run it again")
-    return click.ClickException(
-        f"database error ({type(exc).__name__}); has 'capgate db upgrade' been run?"
-    )
+    from capgate.cli.failures import database_failure
+
+    # The real cause (server down, database missing, not migrated), not a guess.
+    return database_failure(exc)
 
 
 @contextmanager

@@ -56,6 +56,7 @@ def worker(
     from capgate.workers.celery_app import queue_names
     from capgate.workers.process import StartupError, worker_app
 
+    _refuse_unknown_queues(queues, queue_names())
     settings = settings_or_exit()
     try:
         app = worker_app(settings, pump=pump)
@@ -74,6 +75,22 @@ def worker(
     if hostname:
         argv.append(f"--hostname={hostname}")
     app.worker_main([*argv, *celery_args])
+
+
+def _refuse_unknown_queues(queues: str | None, known: list[str]) -> None:
+    # Celery's own answer to a typo is 90 lines ending in advice to create
+    # missing queues, which capgate must never do: refuse it in one line.
+    import difflib
+
+    unknown = [name for name in (queues or "").split(",") if name and name not in known]
+    if not unknown:
+        return
+    hints = [difflib.get_close_matches(name, known, n=1) for name in unknown]
+    guess = "; did you mean " + ", ".join(h[0] for h in hints if h) + "?" if any(hints) else ""
+    raise click.BadParameter(
+        f"unknown queue {', '.join(unknown)}{guess} (queues: {', '.join(known)})",
+        param_hint="'-Q'",
+    )
 
 
 @click.command()

@@ -40,22 +40,3 @@ def test_default_limits_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAPGATE_SECRET", SECRET)
     settings = checked_settings()
     assert settings.task_soft_time_limit < settings.task_time_limit < settings.visibility_timeout
-
-
-def test_the_cli_names_malformed_json_in_one_line_without_a_traceback(
-    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
-) -> None:
-    from click.testing import CliRunner
-
-    from capgate.cli.main import cli
-
-    monkeypatch.setenv("CAPGATE_SECRET", SECRET)
-    monkeypatch.setenv("CAPGATE_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("CAPGATE_RETRY_POLICIES", "{not json")
-    result = CliRunner().invoke(cli, ["db", "upgrade"])
-    assert result.exit_code == 1
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert result.output.strip().splitlines() == [
-        "Error: invalid settings: CAPGATE_RETRY_POLICIES is not valid JSON "
-        "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"
-    ]
